@@ -1,0 +1,41 @@
+# cs231n-a2: `make run` (install, get CIFAR-10, run the work) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install data test run bench lint format clean
+
+# (Re)install when requirements or build files change; the editable install also
+# compiles the Cython extension.
+$(STAMP): requirements.txt pyproject.toml setup.py $(wildcard cs231n/*.pyx)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+data: install
+	$(PY) -m cs231n.datasets.fetch
+
+test: install
+	$(PY) -m pytest
+
+run: data
+	$(PY) scripts/train_fc.py
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf build *.egg-info cs231n/*.so cs231n/im2col_cython.c .pytest_cache
