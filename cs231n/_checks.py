@@ -6,7 +6,7 @@ expected and what was received, so that a student sees at once which input is wr
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -23,7 +23,7 @@ def check_shape(name: str, x: np.ndarray, expected: Sequence[int | None]) -> Non
     """Require ``x.shape`` to match ``expected``; ``None`` entries match any size."""
     shape = np.shape(x)
     ok = len(shape) == len(expected) and all(
-        e is None or s == e for s, e in zip(shape, expected)
+        e is None or s == e for s, e in zip(shape, expected, strict=False)
     )
     if not ok:
         want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"
@@ -47,3 +47,34 @@ def check_mode(name: str, mode: object) -> str:
     if mode not in ("train", "test"):
         raise ValueError(f"{name}['mode'] must be 'train' or 'test', got {mode!r}")
     return mode  # type: ignore[return-value]
+
+
+def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
+    """Require an integer ``value >= minimum`` and return it as an ``int``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def conv_output_size(name: str, size: int, window: int, stride: int, pad: int = 0) -> int:
+    """Output length of a window sliding along one axis of length ``size``.
+
+    ``size`` is padded by ``pad`` on both sides; the window must fit and its positions
+    must tile the padded axis exactly: ``(size + 2*pad - window) % stride == 0``.
+    ``name`` says which axis, e.g. "height" or "width".
+    """
+    stride = check_positive_int("stride", stride)
+    pad = check_positive_int("pad", pad, minimum=0)
+    span = size + 2 * pad - window
+    if span < 0:
+        raise ValueError(
+            f"window {name} {window} does not fit the input {name} {size} padded by {pad} "
+            f"on each side (= {size + 2 * pad})"
+        )
+    if span % stride:
+        raise ValueError(
+            f"window {name} {window} with stride {stride} does not tile the input {name} "
+            f"{size} padded by {pad}: (size + 2*pad - window) = {span} is not a multiple "
+            f"of the stride"
+        )
+    return 1 + span // stride
