@@ -1,0 +1,115 @@
+"""First-order update rules.
+
+Every rule has the signature ``rule(w, dw, config=None) -> (next_w, config)``:
+
+- w: the current weights, any shape
+- dw: the gradient of the loss with respect to w, shaped like w
+- config: a dict of hyperparameters and of the rule's state (velocity, moments, ...).
+  ``None`` becomes ``{}``; missing keys are filled with the defaults. The same dict is
+  updated and returned, so that it can be passed back at the next step.
+
+``next_w`` is a new array; neither w nor the arrays already held in config are modified
+in place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cs231n._checks import check_shape
+
+
+def _start(w: np.ndarray, dw: np.ndarray, config: dict | None) -> dict:
+    """Check that dw matches w and turn a missing config into an empty one."""
+    check_shape("dw", dw, w.shape)
+    return {} if config is None else config
+
+
+def sgd(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.ndarray, dict]:
+    """Vanilla stochastic gradient descent: ``w - learning_rate * dw``.
+
+    config: learning_rate (1e-2).
+    """
+    config = _start(w, dw, config)
+    config.setdefault("learning_rate", 1e-2)
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    next_w = w - config["learning_rate"] * dw
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return next_w, config
+
+
+def sgd_momentum(
+    w: np.ndarray, dw: np.ndarray, config: dict | None = None
+) -> tuple[np.ndarray, dict]:
+    """Stochastic gradient descent with momentum.
+
+    ``v = momentum * v - learning_rate * dw``, then ``next_w = w + v``.
+
+    config: learning_rate (1e-2); momentum (0.9); velocity (zeros like w), the v above,
+    stored back into config.
+    """
+    config = _start(w, dw, config)
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("momentum", 0.9)
+    config.setdefault("velocity", np.zeros_like(w))
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    v = config["momentum"] * config["velocity"] - config["learning_rate"] * dw
+    next_w = w + v
+    config["velocity"] = v
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return next_w, config
+
+
+def rmsprop(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.ndarray, dict]:
+    """RMSProp: step sizes scaled by a moving average of squared gradients.
+
+    ``cache = decay_rate * cache + (1 - decay_rate) * dw**2``, then
+    ``next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)``.
+
+    config: learning_rate (1e-2); decay_rate (0.99); epsilon (1e-8); cache (zeros like w),
+    stored back into config.
+    """
+    config = _start(w, dw, config)
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("decay_rate", 0.99)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("cache", np.zeros_like(w))
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    decay = config["decay_rate"]
+    cache = decay * config["cache"] + (1 - decay) * dw**2
+    next_w = w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"])
+    config["cache"] = cache
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return next_w, config
+
+
+def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.ndarray, dict]:
+    """Adam: moving averages of the gradient and its square, with bias correction.
+
+    The step counter t is incremented first, then
+    ``m = beta1 * m + (1 - beta1) * dw``, ``v = beta2 * v + (1 - beta2) * dw**2``,
+    ``mhat = m / (1 - beta1**t)``, ``vhat = v / (1 - beta2**t)`` and
+    ``next_w = w - learning_rate * mhat / (sqrt(vhat) + epsilon)``.
+
+    config: learning_rate (1e-3); beta1 (0.9); beta2 (0.999); epsilon (1e-8);
+    m and v (zeros like w) and t (0), stored back into config.
+    """
+    config = _start(w, dw, config)
+    config.setdefault("learning_rate", 1e-3)
+    config.setdefault("beta1", 0.9)
+    config.setdefault("beta2", 0.999)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("m", np.zeros_like(w))
+    config.setdefault("v", np.zeros_like(w))
+    config.setdefault("t", 0)
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    beta1, beta2 = config["beta1"], config["beta2"]
+    t = config["t"] + 1
+    m = beta1 * config["m"] + (1 - beta1) * dw
+    v = beta2 * config["v"] + (1 - beta2) * dw**2
+    mhat = m / (1 - beta1**t)
+    vhat = v / (1 - beta2**t)
+    next_w = w - config["learning_rate"] * mhat / (np.sqrt(vhat) + config["epsilon"])
+    config["t"], config["m"], config["v"] = t, m, v
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return next_w, config
