@@ -10,7 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from cs231n._checks import check_labels, check_mode, check_ndim, check_shape
+from cs231n._checks import (
+    check_labels,
+    check_mode,
+    check_ndim,
+    check_positive_int,
+    check_shape,
+    conv_output_size,
+)
 
 # Marker lines delimit the code a student writes; the release tool replaces what lies
 # between each pair. Keep them exactly as they are.
@@ -21,9 +28,7 @@ from cs231n._checks import check_labels, check_mode, check_ndim, check_shape
 ###########################################################################
 
 
-def affine_forward(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray
-) -> tuple[np.ndarray, tuple]:
+def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple]:
     """Affine (fully connected) layer: ``out = x.reshape(N, D) @ w + b``.
 
     Inputs:
@@ -346,3 +351,224 @@ def dropout_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 ###########################################################################
 #                     Convolutional layers (Q4)                           #
 ###########################################################################
+
+
+def conv_forward_naive(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
+) -> tuple[np.ndarray, tuple]:
+    """Convolution (cross-correlation) with zero padding, as a loop over output positions.
+
+    Each output position is one tensor contraction over (C, HH, WW), vectorized over the
+    N samples and F filters.
+
+    Inputs:
+    - x: (N, C, H, W) input images
+    - w: (F, C, HH, WW) filters
+    - b: (F,) biases
+    - conv_param: 'stride' (positive int) and 'pad' (zeros added on every side)
+
+    The filter must tile the padded input: (H + 2*pad - HH) % stride == 0, likewise for W.
+
+    Returns (out, cache):
+    - out: (N, F, H', W') with H' = 1 + (H + 2*pad - HH) // stride, W' likewise
+    - cache: (x, w, conv_param), the inputs as given
+    """
+    check_ndim("x", x, 4)
+    check_ndim("w", w, 4)
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    check_shape("w", w, (None, C, None, None))
+    check_shape("b", b, (F,))
+    stride = check_positive_int("conv_param['stride']", conv_param.get("stride"))
+    pad = check_positive_int("conv_param['pad']", conv_param.get("pad"), minimum=0)
+    H_out = conv_output_size("height", H, HH, stride, pad)
+    W_out = conv_output_size("width", W, WW, stride, pad)
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.empty((N, F, H_out, W_out), dtype=np.result_type(x, w))
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x_pad[:, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3]))
+    out += b[:, None, None]
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return out, (x, w, conv_param)
+
+
+def conv_backward_naive(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+    """Backward pass of ``conv_forward_naive``.
+
+    Inputs:
+    - dout: (N, F, H', W') upstream gradient
+    - cache: (x, w, conv_param) from the forward pass
+
+    Returns (dx, dw, db): dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
+    """
+    x, w, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    _, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad = np.zeros_like(x_pad, dtype=np.result_type(dout, w))
+    dw = np.zeros_like(w, dtype=np.result_type(dout, x))
+    for i in range(H_out):
+        for j in range(W_out):
+            rows = slice(i * stride, i * stride + HH)
+            cols = slice(j * stride, j * stride + WW)
+            g = dout[:, :, i, j]  # (N, F)
+            dx_pad[:, :, rows, cols] += np.tensordot(g, w, axes=(1, 0))
+            dw += np.tensordot(g, x_pad[:, :, rows, cols], axes=(0, 0))
+    dx = dx_pad[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]]
+    db = dout.sum(axis=(0, 2, 3))
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return dx, dw, db
+
+
+def _pool_sizes(x: np.ndarray, pool_param: dict) -> tuple[int, int, int, int, int]:
+    """Checked (pool_height, pool_width, stride, H', W') for pooling ``x: (N, C, H, W)``."""
+    check_ndim("x", x, 4)
+    ph = check_positive_int("pool_param['pool_height']", pool_param.get("pool_height"))
+    pw = check_positive_int("pool_param['pool_width']", pool_param.get("pool_width"))
+    stride = check_positive_int("pool_param['stride']", pool_param.get("stride"))
+    H_out = conv_output_size("height", x.shape[2], ph, stride)
+    W_out = conv_output_size("width", x.shape[3], pw, stride)
+    return ph, pw, stride, H_out, W_out
+
+
+def max_pool_forward_naive(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, tuple]:
+    """Max pooling without padding, as a loop over output positions (vectorized over N, C).
+
+    Inputs:
+    - x: (N, C, H, W)
+    - pool_param: 'pool_height', 'pool_width', 'stride'; windows must tile the input:
+      (H - pool_height) % stride == 0, likewise for W. Windows may overlap.
+
+    Returns (out, cache): out (N, C, H', W') with H' = 1 + (H - pool_height) // stride;
+    cache (x, pool_param).
+    """
+    ph, pw, stride, H_out, W_out = _pool_sizes(x, pool_param)
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    N, C = x.shape[:2]
+    out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return out, (x, pool_param)
+
+
+def max_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Backward pass of ``max_pool_forward_naive``.
+
+    Each window's gradient goes to the first position (in row-major order) holding
+    the window's maximum.
+
+    Inputs: dout (N, C, H', W'); cache (x, pool_param). Returns dx (N, C, H, W).
+    """
+    x, pool_param = cache
+    ph, pw, stride, H_out, W_out = _pool_sizes(x, pool_param)
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    N, C = x.shape[:2]
+    dx = np.zeros_like(x, dtype=np.result_type(dout, x))
+    for i in range(H_out):
+        for j in range(W_out):
+            rows = slice(i * stride, i * stride + ph)
+            cols = slice(j * stride, j * stride + pw)
+            flat = x[:, :, rows, cols].reshape(N, C, ph * pw)
+            first_max = flat.argmax(axis=2)[:, :, None] == np.arange(ph * pw)
+            dx[:, :, rows, cols] += (first_max * dout[:, :, i, j, None]).reshape(N, C, ph, pw)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return dx
+
+
+def spatial_batchnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+) -> tuple[np.ndarray, tuple | None]:
+    """Batch normalization of images: one mean and variance per channel over N, H, W.
+
+    Inputs:
+    - x: (N, C, H, W)
+    - gamma, beta: (C,) per-channel scale and shift
+    - bn_param: as for ``batchnorm_forward``; running statistics have shape (C,)
+
+    Returns (out, cache): out (N, C, H, W); cache is ``batchnorm_forward``'s cache for
+    x viewed as (N*H*W, C).
+    """
+    check_ndim("x", x, 4)
+    C = x.shape[1]
+    check_shape("gamma", gamma, (C,))
+    check_shape("beta", beta, (C,))
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    N, _, H, W = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)
+    out_rows, cache = batchnorm_forward(rows, gamma, beta, bn_param)
+    out = out_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return out, cache
+
+
+def spatial_batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+    """Backward pass of ``spatial_batchnorm_forward``.
+
+    Inputs: dout (N, C, H, W); cache from the forward pass (train mode).
+    Returns (dx, dgamma, dbeta): dx (N, C, H, W), dgamma (C,), dbeta (C,).
+    """
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    N, C, H, W = dout.shape
+    drows = dout.transpose(0, 2, 3, 1).reshape(N * H * W, C)
+    dx_rows, dgamma, dbeta = batchnorm_backward_alt(drows, cache)
+    dx = dx_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return dx, dgamma, dbeta
+
+
+def spatial_groupnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, G: int, gn_param: dict
+) -> tuple[np.ndarray, tuple]:
+    """Group normalization: per sample, each group of C/G consecutive channels is
+    normalized over its channels and all H, W positions. Same in training and testing.
+
+    Inputs:
+    - x: (N, C, H, W)
+    - gamma, beta: (1, C, 1, 1) per-channel scale and shift
+    - G: number of groups, a divisor of C
+    - gn_param: optional 'eps' (1e-5)
+
+    Returns (out, cache): out (N, C, H, W); cache (xhat, std, gamma, G) with xhat
+    (N, C, H, W) the normalized input and std (N, G, 1) the per-group standard deviation.
+    """
+    check_ndim("x", x, 4)
+    N, C, H, W = x.shape
+    check_shape("gamma", gamma, (1, C, 1, 1))
+    check_shape("beta", beta, (1, C, 1, 1))
+    G = check_positive_int("G", G)
+    if C % G:
+        raise ValueError(f"G must divide the number of channels C = {C}, got G = {G}")
+    eps = gn_param.get("eps", 1e-5)
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    groups = x.reshape(N, G, -1)
+    xc = groups - groups.mean(axis=2, keepdims=True)
+    std = np.sqrt((xc**2).mean(axis=2, keepdims=True) + eps)
+    xhat = (xc / std).reshape(N, C, H, W)
+    out = gamma * xhat + beta
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return out, (xhat, std, gamma, G)
+
+
+def spatial_groupnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+    """Backward pass of ``spatial_groupnorm_forward``.
+
+    Inputs: dout (N, C, H, W); cache (xhat, std, gamma, G) from the forward pass.
+    Returns (dx, dgamma, dbeta): dx (N, C, H, W), dgamma and dbeta (1, C, 1, 1).
+    """
+    xhat, std, gamma, G = cache
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
+    dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)
+    dxhat = (dout * gamma).reshape(N, G, -1)
+    dx = _normalize_backward(dxhat, xhat.reshape(N, G, -1), std, axis=2).reshape(dout.shape)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return dx, dgamma, dbeta
