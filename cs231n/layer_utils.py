@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from cs231n.fast_layers import (
+    conv_backward_fast,
+    conv_forward_fast,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
 from cs231n.layers import *  # noqa: F403  (the classic kit exposes the layers here too)
 from cs231n.layers import (
     affine_backward,
@@ -20,6 +26,8 @@ from cs231n.layers import (
     layernorm_forward,
     relu_backward,
     relu_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
 )
 
 ###########################################################################
@@ -130,3 +138,127 @@ def affine_norm_relu_dropout_backward(
 ###########################################################################
 #                    Convolutional sandwiches (Q4)                        #
 ###########################################################################
+
+
+def conv_relu_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
+) -> tuple[np.ndarray, tuple]:
+    """Convolution followed by a ReLU.
+
+    Inputs: x (N, C, H, W); w (F, C, HH, WW); b (F,); conv_param 'stride', 'pad'.
+    Returns (out, cache): out (N, F, H', W'); cache (conv cache, relu cache).
+    """
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    out, relu_cache = relu_forward(a)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return out, (conv_cache, relu_cache)
+
+
+def conv_relu_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+    """Backward pass of ``conv_relu_forward``: dout (N, F, H', W') -> (dx, dw, db)."""
+    conv_cache, relu_cache = cache
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    da = relu_backward(dout, relu_cache)
+    dx, dw, db = conv_backward_fast(da, conv_cache)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return dx, dw, db
+
+
+def conv_bn_relu_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    conv_param: dict,
+    bn_param: dict,
+) -> tuple[np.ndarray, tuple]:
+    """Convolution, spatial batch normalization, ReLU.
+
+    Inputs: x (N, C, H, W); w (F, C, HH, WW); b (F,); gamma, beta (F,); conv_param
+    'stride', 'pad'; bn_param as for ``spatial_batchnorm_forward``.
+    Returns (out, cache): out (N, F, H', W'); cache (conv cache, batchnorm cache,
+    relu cache).
+    """
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(an)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return out, (conv_cache, bn_cache, relu_cache)
+
+
+def conv_bn_relu_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+    """Backward pass of ``conv_bn_relu_forward``: dout (N, F, H', W') ->
+    (dx, dw, db, dgamma, dbeta)."""
+    conv_cache, bn_cache, relu_cache = cache
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    dan = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)
+    dx, dw, db = conv_backward_fast(da, conv_cache)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return dx, dw, db, dgamma, dbeta
+
+
+def conv_relu_pool_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict, pool_param: dict
+) -> tuple[np.ndarray, tuple]:
+    """Convolution, ReLU, max pooling.
+
+    Inputs: x (N, C, H, W); w (F, C, HH, WW); b (F,); conv_param 'stride', 'pad';
+    pool_param 'pool_height', 'pool_width', 'stride'.
+    Returns (out, cache): out (N, F, H'', W'') after pooling; cache (conv cache,
+    relu cache, pool cache).
+    """
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    s, relu_cache = relu_forward(a)
+    out, pool_cache = max_pool_forward_fast(s, pool_param)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return out, (conv_cache, relu_cache, pool_cache)
+
+
+def conv_relu_pool_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+    """Backward pass of ``conv_relu_pool_forward``: dout (N, F, H'', W'') -> (dx, dw, db)."""
+    conv_cache, relu_cache, pool_cache = cache
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    ds = max_pool_backward_fast(dout, pool_cache)
+    da = relu_backward(ds, relu_cache)
+    dx, dw, db = conv_backward_fast(da, conv_cache)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return dx, dw, db
+
+
+def conv_bn_relu_pool_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    conv_param: dict,
+    bn_param: dict,
+    pool_param: dict,
+) -> tuple[np.ndarray, tuple]:
+    """Convolution, spatial batch normalization, ReLU, max pooling.
+
+    Inputs as ``conv_bn_relu_forward`` plus pool_param 'pool_height', 'pool_width',
+    'stride'. Returns (out, cache): out (N, F, H'', W'') after pooling; cache
+    (conv-bn-relu cache, pool cache).
+    """
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    s, cbr_cache = conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param)
+    out, pool_cache = max_pool_forward_fast(s, pool_param)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return out, (cbr_cache, pool_cache)
+
+
+def conv_bn_relu_pool_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+    """Backward pass of ``conv_bn_relu_pool_forward``: dout (N, F, H'', W'') ->
+    (dx, dw, db, dgamma, dbeta)."""
+    cbr_cache, pool_cache = cache
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    ds = max_pool_backward_fast(dout, pool_cache)
+    dx, dw, db, dgamma, dbeta = conv_bn_relu_backward(ds, cbr_cache)
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return dx, dw, db, dgamma, dbeta

@@ -13,6 +13,16 @@ import torch.nn.functional as F
 from conftest import rel_error, tn, tt
 
 from cs231n.gradient_check import eval_numerical_gradient_array
+from cs231n.layer_utils import (
+    conv_bn_relu_backward,
+    conv_bn_relu_forward,
+    conv_bn_relu_pool_backward,
+    conv_bn_relu_pool_forward,
+    conv_relu_backward,
+    conv_relu_forward,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+)
 from cs231n.layers import (
     conv_backward_naive,
     conv_forward_naive,
@@ -375,3 +385,62 @@ def test_spatial_groupnorm_rejects_bad_input(C, G, gamma_shape, match):
     x = np.zeros((2, C, 3, 3))
     with pytest.raises(ValueError, match=match):
         spatial_groupnorm_forward(x, np.ones(gamma_shape), np.zeros((1, C, 1, 1)), G, {})
+
+
+# --------------------------------------------------------------------------- conv sandwiches
+
+SANDWICH_CONV = {"stride": 1, "pad": 1}
+SANDWICH_POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+def sandwich_inputs(rng):
+    x = rng.standard_normal((3, 2, 6, 8))
+    w = rng.standard_normal((4, 2, 3, 3))
+    b = rng.standard_normal(4)
+    gamma, beta = rng.standard_normal(4), rng.standard_normal(4)
+    return x, w, b, gamma, beta
+
+
+@pytest.mark.parametrize("norm", [False, True], ids=["conv_relu", "conv_bn_relu"])
+@pytest.mark.parametrize("pool", [False, True], ids=["", "pool"])
+def test_conv_sandwiches_match_torch(rng, norm, pool):
+    x, w, b, gamma, beta = sandwich_inputs(rng)
+    ours = [x, w, b]
+    if norm and pool:
+        out, cache = conv_bn_relu_pool_forward(
+            x, w, b, gamma, beta, SANDWICH_CONV, {"mode": "train"}, SANDWICH_POOL
+        )
+    elif norm:
+        out, cache = conv_bn_relu_forward(x, w, b, gamma, beta, SANDWICH_CONV, {"mode": "train"})
+    elif pool:
+        out, cache = conv_relu_pool_forward(x, w, b, SANDWICH_CONV, SANDWICH_POOL)
+    else:
+        out, cache = conv_relu_forward(x, w, b, SANDWICH_CONV)
+
+    xt, wt, bt, gt, betat = (tt(a) for a in (x, w, b, gamma, beta))
+    ref = F.conv2d(xt, wt, bt, padding=1)
+    if norm:
+        ref = F.batch_norm(ref, None, None, gt, betat, training=True)
+        ours += [gamma, beta]
+    ref = F.relu(ref)
+    if pool:
+        ref = F.max_pool2d(ref, 2, 2)
+    assert out.shape == ref.shape
+    assert rel_error(out, tn(ref)) < 1e-10
+
+    dout = rng.standard_normal(out.shape)
+    backward = {
+        (False, False): conv_relu_backward,
+        (True, False): conv_bn_relu_backward,
+        (False, True): conv_relu_pool_backward,
+        (True, True): conv_bn_relu_pool_backward,
+    }[norm, pool]
+    grads = backward(dout, cache)
+    ref.backward(torch.from_numpy(dout))
+    expected = [xt.grad, wt.grad, bt.grad] + ([gt.grad, betat.grad] if norm else [])
+    assert len(grads) == len(expected)
+    for name, g, e in zip(("dx", "dw", "db", "dgamma", "dbeta"), grads, expected, strict=False):
+        if norm and name == "db":  # a bias right before a batchnorm cannot change the output
+            assert np.abs(g).max() < 1e-12 and np.abs(tn(e)).max() < 1e-12
+        else:
+            assert rel_error(g, tn(e)) < 1e-8, name
