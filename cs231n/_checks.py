@@ -26,7 +26,8 @@ def check_shape(name: str, x: np.ndarray, expected: Sequence[int | None]) -> Non
         e is None or s == e for s, e in zip(shape, expected, strict=False)
     )
     if not ok:
-        want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"
+        sizes = ["*" if e is None else str(e) for e in expected]
+        want = "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
         raise ValueError(f"{name} must have shape {want}, got {shape}")
 
 
