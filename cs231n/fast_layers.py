@@ -5,11 +5,16 @@ Same contracts as the naive layers in ``cs231n.layers``: ``conv_forward_fast`` /
 fast forward picks a strategy and records it in its cache, so the matching backward
 needs nothing else.
 
-Convolution strategies, both a matrix product with the filters ``w: (F, C*HH*WW)``:
+Convolution strategies, both matrix products with the filters ``w: (F, C*HH*WW)``:
 
-- im2col: the column matrix of ``im2col_cython`` (rows (c, i, j), columns (h', w', n)).
-- strides: the windows of the padded input as a strided view, copied once into
-  ``(C, HH, WW, N, H', W')``; the gradient goes back through ``col2im_6d_cython``.
+- im2col: one product with the whole batch's column matrix from ``im2col_cython``
+  (rows (c, i, j), columns (h', w', n)); the cache keeps that matrix for the backward.
+- strides: the windows of the padded input in the 6-D layout ``(C, HH, WW, n, H', W')``
+  of the classic ``as_strided`` trick (``im2col_6d_cython``, or a strided view copied
+  by numpy), taken over chunks of n samples whose windows fit in a CPU cache
+  (``CHUNK_BYTES``). The backward takes the windows again chunk by chunk and sums the
+  window gradients back with ``col2im_6d_cython``; the cache keeps only x.
+  ``conv_forward_fast`` uses this one: it is faster and needs far less memory.
 
 Max-pooling strategies: a reshape when the windows tile the input exactly
 (pool_height == pool_width == stride), an im2col over single channels otherwise. In
@@ -32,10 +37,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from cs231n._checks import check_ndim, check_positive_int, check_shape, conv_output_size
-from cs231n.im2col import col2im_6d, col2im_indices, im2col_indices
+from cs231n.im2col import col2im_6d, col2im_indices, im2col_6d, im2col_indices
 
 EXTENSION = "cs231n.im2col_cython"
 
@@ -50,6 +54,8 @@ class Backend(NamedTuple):
     name: str
     im2col: Callable[..., np.ndarray]  # (x, fh, fw, pad, stride) -> (C*fh*fw, N*H'*W')
     col2im: Callable[..., np.ndarray]  # (cols, N, C, H, W, fh, fw, pad, stride) -> x
+    # (x, HH, WW, pad, stride, out=None) -> (C, HH, WW, N, H', W')
+    im2col_6d: Callable[..., np.ndarray]
     col2im_6d: Callable[..., np.ndarray]  # (cols, N, C, H, W, HH, WW, pad, stride) -> x
 
 
@@ -59,6 +65,7 @@ NUMPY_BACKEND = Backend(
     col2im=lambda cols, N, C, H, W, fh, fw, pad, stride: col2im_indices(
         cols, (N, C, H, W), fh, fw, pad, stride
     ),
+    im2col_6d=im2col_6d,
     col2im_6d=lambda cols, N, C, H, W, HH, WW, pad, stride: col2im_6d(
         cols, (N, C, H, W), pad, stride
     ),
@@ -74,15 +81,22 @@ def get_backend() -> Backend:
     """
     try:
         ext = importlib.import_module(EXTENSION)
-    except ImportError as err:
+        return Backend(
+            "cython",
+            ext.im2col_cython,
+            ext.col2im_cython,
+            ext.im2col_6d_cython,
+            ext.col2im_6d_cython,
+        )
+    except (ImportError, AttributeError) as err:  # AttributeError: built from an older .pyx
         warnings.warn(
-            f"{EXTENSION} is not built ({err}); the fast layers use slower numpy code. "
-            "Build it from the repository root with `pip install -e .` (or `make install`).",
+            f"{EXTENSION} is not built or out of date ({err}); the fast layers use slower "
+            "numpy code. Build it from the repository root with `pip install -e .` "
+            "(or `make install`).",
             ExtensionNotBuiltWarning,
             stacklevel=2,
         )
         return NUMPY_BACKEND
-    return Backend("cython", ext.im2col_cython, ext.col2im_cython, ext.col2im_6d_cython)
 
 
 def _float_dtype(x: np.ndarray) -> np.dtype:
@@ -95,14 +109,19 @@ def _float_dtype(x: np.ndarray) -> np.dtype:
 ###########################################################################
 
 
+# Bytes of window columns per chunk of the batch in the strides strategy: small enough
+# for a CPU's L2 cache, large enough for an efficient matrix product.
+CHUNK_BYTES = 2 << 20
+
+
 class ConvCache(NamedTuple):
-    """What a conv backward needs: the strategy, x's shape, the filters (in the
-    computation dtype), the column matrix of the forward, stride and pad."""
+    """What a conv backward needs: the strategy, x and w (both in the computation
+    dtype), the im2col column matrix (None for the strides strategy), stride and pad."""
 
     strategy: str
-    x_shape: tuple[int, int, int, int]
+    x: np.ndarray
     w: np.ndarray
-    cols: np.ndarray
+    cols: np.ndarray | None
     stride: int
     pad: int
 
@@ -133,10 +152,16 @@ def _check_cache(cache: object, cls: type, strategies: tuple[str, ...]) -> None:
         )
 
 
+def _as_float(x: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """x (C-contiguous) and ``arrays`` in x's float dtype, copied only where needed."""
+    dtype = _float_dtype(x)
+    return (np.ascontiguousarray(x, dtype=dtype), *(a.astype(dtype, copy=False) for a in arrays))
+
+
 def conv_forward_im2col(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
 ) -> tuple[np.ndarray, ConvCache]:
-    """Convolution as one matrix product with the im2col column matrix.
+    """Convolution as one matrix product with the im2col column matrix of the batch.
 
     Inputs: x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param 'stride', 'pad'; the
     filter must tile the padded input: (H + 2*pad - HH) % stride == 0, likewise for W.
@@ -145,22 +170,21 @@ def conv_forward_im2col(
     cache a ``ConvCache`` holding the column matrix (C*HH*WW, H'*W'*N).
     """
     stride, pad, H_out, W_out = _conv_checks(x, w, b, conv_param)
-    N, C, H, W = x.shape
+    x, w, b = _as_float(x, w, b)
+    N = x.shape[0]
     F, _, HH, WW = w.shape
-    dtype = _float_dtype(x)
-    x, w, b = (a.astype(dtype, copy=False) for a in (x, w, b))
 
-    cols = get_backend().im2col(np.ascontiguousarray(x), HH, WW, pad, stride)
+    cols = get_backend().im2col(x, HH, WW, pad, stride)
     prod = (w.reshape(F, -1) @ cols).reshape(F, H_out, W_out, N)
-    out = np.empty((N, F, H_out, W_out), dtype=dtype)
+    out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
     np.add(prod.transpose(3, 0, 1, 2), b[:, None, None], out=out)
-    return out, ConvCache("im2col", (N, C, H, W), w, cols, stride, pad)
+    return out, ConvCache("im2col", x, w, cols, stride, pad)
 
 
 def conv_backward_im2col(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, ...]:
     """Backward pass of ``conv_forward_im2col``: dout (N, F, H', W') -> dx, dw, db."""
     _check_cache(cache, ConvCache, ("im2col",))
-    N, C, H, W = cache.x_shape
+    N, C, H, W = cache.x.shape
     w = cache.w
     F, _, HH, WW = w.shape
     dout = dout.astype(w.dtype, copy=False)
@@ -173,45 +197,82 @@ def conv_backward_im2col(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray
     return dx, dw, db
 
 
+def _batch_chunks(N: int, bytes_per_sample: int) -> list[slice]:
+    """Consecutive slices of range(N) with about ``CHUNK_BYTES`` each (one sample at least)."""
+    step = max(1, CHUNK_BYTES // bytes_per_sample)
+    return [slice(start, min(start + step, N)) for start in range(0, N, step)]
+
+
+def _view(buffer: np.ndarray, *shape: int) -> np.ndarray:
+    """The first entries of the flat ``buffer`` as an array of ``shape``.
+
+    The chunk loops reuse one buffer per intermediate: fresh large arrays cost page
+    faults that take as long as the copies themselves.
+    """
+    return buffer[: int(np.prod(shape))].reshape(shape)
+
+
 def conv_forward_strides(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
 ) -> tuple[np.ndarray, ConvCache]:
-    """Convolution as one matrix product with the input's windows, taken as a strided view.
+    """Convolution as matrix products with the windows of chunks of the batch.
 
-    Inputs, outputs and requirements as ``conv_forward_im2col``; the cache holds the
-    windows copied into (C*HH*WW, N*H'*W'), columns in order (n, h', w').
+    Inputs, outputs and requirements as ``conv_forward_im2col``. Each chunk of n samples
+    gives windows (C*HH*WW, n*H'*W'), columns in order (n, h', w'); the cache holds x.
     """
     stride, pad, H_out, W_out = _conv_checks(x, w, b, conv_param)
-    N, C, H, W = x.shape
+    x, w, b = _as_float(x, w, b)
+    N = x.shape[0]
     F, _, HH, WW = w.shape
-    dtype = _float_dtype(x)
-    x, w, b = (a.astype(dtype, copy=False) for a in (x, w, b))
+    w_rows = w.reshape(F, -1)
+    K, P = w_rows.shape[1], H_out * W_out
+    im2col_6d = get_backend().im2col_6d
 
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    # (N, C, H', W', HH, WW) view of every window; no copy yet.
-    windows = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    cols = np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(C * HH * WW, -1)
-    prod = (w.reshape(F, -1) @ cols).reshape(F, N, H_out, W_out)
-    out = np.empty((N, F, H_out, W_out), dtype=dtype)
-    np.add(prod.transpose(1, 0, 2, 3), b[:, None, None], out=out)
-    return out, ConvCache("strides", (N, C, H, W), w, cols, stride, pad)
+    out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
+    chunks = _batch_chunks(N, K * P * x.itemsize)
+    cols_buffer = np.empty(K * chunks[0].stop * P, dtype=x.dtype)
+    prod_buffer = np.empty(F * chunks[0].stop * P, dtype=x.dtype)
+    for chunk in chunks:
+        n = chunk.stop - chunk.start
+        cols = im2col_6d(x[chunk], HH, WW, pad, stride, out=cols_buffer).reshape(K, n * P)
+        prod = np.matmul(w_rows, cols, out=_view(prod_buffer, F, n * P))
+        np.add(
+            prod.reshape(F, n, H_out, W_out).transpose(1, 0, 2, 3),
+            b[:, None, None],
+            out=out[chunk],
+        )
+    return out, ConvCache("strides", x, w, None, stride, pad)
 
 
 def conv_backward_strides(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, ...]:
     """Backward pass of ``conv_forward_strides``: dout (N, F, H', W') -> dx, dw, db."""
     _check_cache(cache, ConvCache, ("strides",))
-    N, C, H, W = cache.x_shape
-    w = cache.w
+    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
+    N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     _, _, H_out, W_out = dout.shape
     dout = dout.astype(w.dtype, copy=False)
+    w_rows = w.reshape(F, -1)
+    K, P = w_rows.shape[1], H_out * W_out
+    backend = get_backend()
 
-    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*H'*W')
+    dx = np.empty_like(x)
+    dw_rows = np.zeros_like(w_rows)
+    chunks = _batch_chunks(N, K * P * x.itemsize)
+    cols_buffer = np.empty(K * chunks[0].stop * P, dtype=x.dtype)
+    dcols_buffer = np.empty_like(cols_buffer)
+    dout_buffer = np.empty(F * chunks[0].stop * P, dtype=x.dtype)
+    for chunk in chunks:
+        n = chunk.stop - chunk.start
+        cols = backend.im2col_6d(x[chunk], HH, WW, pad, stride, out=cols_buffer)
+        dout_rows = _view(dout_buffer, F, n, H_out, W_out)
+        np.copyto(dout_rows, dout[chunk].transpose(1, 0, 2, 3))
+        dout_rows = dout_rows.reshape(F, n * P)
+        dw_rows += dout_rows @ cols.reshape(K, n * P).T
+        dcols = np.matmul(w_rows.T, dout_rows, out=_view(dcols_buffer, K, n * P))
+        dx[chunk] = backend.col2im_6d(dcols.reshape(cols.shape), n, C, H, W, HH, WW, pad, stride)
     db = dout.sum(axis=(0, 2, 3))
-    dw = (dout_rows @ cache.cols.T).reshape(w.shape)
-    dcols = (w.reshape(F, -1).T @ dout_rows).reshape(C, HH, WW, N, H_out, W_out)
-    dx = get_backend().col2im_6d(dcols, N, C, H, W, HH, WW, cache.pad, cache.stride)
-    return dx, dw, db
+    return dx, dw_rows.reshape(w.shape), db
 
 
 def conv_forward_fast(

@@ -17,6 +17,7 @@ tiles the padded input; these functions trust their arguments.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def _output_size(size: int, field: int, padding: int, stride: int) -> int:
@@ -85,14 +86,42 @@ def col2im_indices(
     return col2im_6d(cols6.transpose(0, 1, 2, 5, 3, 4), x_shape, padding, stride)
 
 
+def im2col_6d(
+    x: np.ndarray,
+    field_height: int,
+    field_width: int,
+    padding: int,
+    stride: int,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Windows of ``x: (N, C, H, W)`` zero-padded by ``padding``: ``(C, HH, WW, N, H', W')``.
+
+    ``cols[c, i, j, n, h, w]`` is pixel (row h*stride + i, column w*stride + j) of
+    channel c of sample n in the padded image: a strided view of the windows, copied
+    once. ``out``: an optional C-contiguous buffer of x's dtype, at least that large,
+    written and returned (reshaped) instead of a new array. The numpy counterpart of
+    ``im2col_6d_cython``.
+    """
+    p = padding
+    x_padded = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    windows = sliding_window_view(x_padded, (field_height, field_width), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride].transpose(1, 4, 5, 0, 2, 3)
+    if out is None:
+        return np.ascontiguousarray(windows)
+    cols = out.reshape(-1)[: windows.size].reshape(windows.shape)
+    np.copyto(cols, windows)
+    return cols
+
+
 def col2im_6d(
     cols: np.ndarray, x_shape: tuple[int, int, int, int], padding: int, stride: int
 ) -> np.ndarray:
     """Sum window entries ``cols: (C, HH, WW, N, H', W')`` back into ``(N, C, H, W)``.
 
-    ``cols[c, i, j, n, h, w]`` belongs to pixel (row h*stride + i, column w*stride + j)
-    of channel c of sample n in the padded image. The numpy counterpart of
-    ``col2im_6d_cython``; one strided slice addition per window offset (i, j).
+    The adjoint of ``im2col_6d``: ``cols[c, i, j, n, h, w]`` belongs to pixel
+    (row h*stride + i, column w*stride + j) of channel c of sample n in the padded
+    image. The numpy counterpart of ``col2im_6d_cython``; one strided slice addition per
+    window offset (i, j).
     """
     N, C, H, W = x_shape
     _, HH, WW, _, H_out, W_out = cols.shape

@@ -6,99 +6,192 @@ The column matrix has the layout of ``cs231n.im2col.im2col_indices``: shape
 column ``(h*W' + w)*N + n`` (the batch index varies fastest). Callers check that the
 window tiles the padded input; these kernels trust their arguments.
 
-Both kernels on the column matrix go through a padded, transposed copy of the images,
-``(C, H + 2*padding, W + 2*padding, N)``, so that each window entry moves N contiguous
-values at a time.
+``im2col_cython`` and ``col2im_cython`` go channel by channel through a padded copy of
+that channel with the batch last, ``(H + 2*padding, W + 2*padding, N)``, so that every
+window entry moves N contiguous values at once.
+
+The strides strategy of the fast layers uses a second layout, the windows as
+``(C, HH, WW, N, H', W')``: ``im2col_6d_cython`` and its adjoint ``col2im_6d_cython``.
+
+The kernels are serial on purpose: the matrix products around them already use every
+core through BLAS, and a second thread pool (OpenMP) competing with BLAS's threads made
+whole layers several times slower on a busy machine.
 """
 
 import numpy as np
 
 from cython cimport floating
-from cython.parallel cimport prange
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 
-cdef inline Py_ssize_t _output_size(int size, int field, int padding, int stride):
+cdef inline Py_ssize_t _output_size(Py_ssize_t size, Py_ssize_t field, Py_ssize_t padding,
+                                    Py_ssize_t stride) noexcept nogil:
     return 1 + (size + 2 * padding - field) // stride
 
 
 def im2col_cython(
-    floating[:, :, :, :] x, int field_height, int field_width, int padding, int stride
+    const floating[:, :, :, :] x, int field_height, int field_width, int padding, int stride
 ):
     """Column matrix of ``x: (N, C, H, W)``: ``(C*fh*fw, N*H'*W')``, batch fastest."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t H_out = _output_size(H, field_height, padding, stride)
-    cdef Py_ssize_t W_out = _output_size(W, field_width, padding, stride)
+    cdef Py_ssize_t fh = field_height, fw = field_width, p = padding, s = stride
+    cdef Py_ssize_t H_out = _output_size(H, fh, p, s), W_out = _output_size(W, fw, p, s)
     dtype = np.float32 if floating is float else np.float64
-
-    x_t = np.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=dtype)
-    x_t[:, padding : padding + H, padding : padding + W, :] = np.asarray(x).transpose(1, 2, 3, 0)
-    cols_arr = np.empty((C * field_height * field_width, H_out * W_out * N), dtype=dtype)
-
-    cdef floating[:, :, :, ::1] src = x_t
+    cols_arr = np.empty((C * fh * fw, H_out * W_out * N), dtype=dtype)
+    # One padded channel of all images, batch last; the border stays zero.
+    plane_arr = np.zeros((H + 2 * p, W + 2 * p, N), dtype=dtype)
     cdef floating[:, ::1] cols = cols_arr
-    cdef Py_ssize_t row, c, i, j, h, w
+    cdef floating[:, :, ::1] plane = plane_arr
+    cdef Py_ssize_t c, i, j, h, w, n, row
     cdef size_t nbytes = N * sizeof(floating)
-    for row in prange(C * field_height * field_width, nogil=True, schedule="static"):
-        c = row // (field_height * field_width)
-        i = (row // field_width) % field_height
-        j = row % field_width
-        for h in range(H_out):
-            for w in range(W_out):
-                memcpy(&cols[row, (h * W_out + w) * N], &src[c, h * stride + i, w * stride + j, 0], nbytes)
+    with nogil:
+        for c in range(C):
+            for h in range(H):
+                for n in range(N):
+                    for w in range(W):
+                        plane[h + p, w + p, n] = x[n, c, h, w]
+            for i in range(fh):
+                for j in range(fw):
+                    row = (c * fh + i) * fw + j
+                    for h in range(H_out):
+                        for w in range(W_out):
+                            memcpy(&cols[row, (h * W_out + w) * N],
+                                   &plane[h * s + i, w * s + j, 0], nbytes)
     return cols_arr
 
 
 def col2im_cython(
-    floating[:, ::1] cols, int N, int C, int H, int W,
+    const floating[:, ::1] cols, int N, int C, int H, int W,
     int field_height, int field_width, int padding, int stride
 ):
     """Adjoint of ``im2col_cython``: sum ``cols: (C*fh*fw, N*H'*W')`` into ``(N, C, H, W)``.
 
     Entries that fell on the padding are dropped.
     """
-    cdef Py_ssize_t H_out = _output_size(H, field_height, padding, stride)
-    cdef Py_ssize_t W_out = _output_size(W, field_width, padding, stride)
+    cdef Py_ssize_t fh = field_height, fw = field_width, p = padding, s = stride
+    cdef Py_ssize_t H_out = _output_size(H, fh, p, s), W_out = _output_size(W, fw, p, s)
     dtype = np.float32 if floating is float else np.float64
+    x_arr = np.empty((N, C, H, W), dtype=dtype)
+    # One padded channel of all images, batch last, summed into and then copied out.
+    plane_arr = np.empty((H + 2 * p, W + 2 * p, N), dtype=dtype)
+    cdef floating[:, :, :, ::1] x = x_arr
+    cdef floating[:, :, ::1] plane = plane_arr
+    cdef floating *dst
+    cdef const floating *src
+    cdef Py_ssize_t c, i, j, h, w, n, row
+    with nogil:
+        for c in range(C):
+            memset(&plane[0, 0, 0], 0, plane.shape[0] * plane.shape[1] * N * sizeof(floating))
+            for i in range(fh):
+                for j in range(fw):
+                    row = (c * fh + i) * fw + j
+                    for h in range(H_out):
+                        for w in range(W_out):
+                            dst = &plane[h * s + i, w * s + j, 0]
+                            src = &cols[row, (h * W_out + w) * N]
+                            for n in range(N):
+                                dst[n] += src[n]
+            for h in range(H):
+                for n in range(N):
+                    for w in range(W):
+                        x[n, c, h, w] = plane[h + p, w + p, n]
+    return x_arr
 
-    x_t_arr = np.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=dtype)
-    cdef floating[:, :, :, ::1] x_t = x_t_arr
-    cdef Py_ssize_t c, i, j, h, w, n, row, col
-    for c in prange(C, nogil=True, schedule="static"):
-        for i in range(field_height):
-            for j in range(field_width):
-                row = (c * field_height + i) * field_width + j
-                for h in range(H_out):
-                    for w in range(W_out):
-                        col = (h * W_out + w) * N
-                        for n in range(N):
-                            x_t[c, h * stride + i, w * stride + j, n] += cols[row, col + n]
-    x_t_arr = x_t_arr[:, padding : padding + H, padding : padding + W, :]
-    return np.ascontiguousarray(x_t_arr.transpose(3, 0, 1, 2))
+
+cdef inline (Py_ssize_t, Py_ssize_t) _valid_range(
+    Py_ssize_t size, Py_ssize_t offset, Py_ssize_t stride, Py_ssize_t count
+) noexcept nogil:
+    """(lo, hi): the k in [lo, hi) are those in [0, count) with 0 <= k*stride + offset < size."""
+    cdef Py_ssize_t lo = 0 if offset >= 0 else (stride - 1 - offset) // stride
+    cdef Py_ssize_t hi = 0 if size - 1 - offset < 0 else (size - 1 - offset) // stride + 1
+    if hi > count:
+        hi = count
+    if lo > hi:
+        lo = hi
+    return lo, hi
+
+
+def im2col_6d_cython(
+    const floating[:, :, :, ::1] x, int HH, int WW, int pad, int stride, out=None
+):
+    """Windows of ``x: (N, C, H, W)`` zero-padded by ``pad``: ``(C, HH, WW, N, H', W')``.
+
+    ``cols[c, i, j, n, h, w]`` is row h*stride + i, column w*stride + j of channel c of
+    sample n in the padded image; ``col2im_6d_cython`` is its adjoint. ``out``: an
+    optional C-contiguous array of x's dtype with room for the result, reused instead of
+    allocating (its first C*HH*WW*N*H'*W' entries are overwritten and returned, reshaped).
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t s = stride, p = pad
+    cdef Py_ssize_t H_out = _output_size(H, HH, p, s), W_out = _output_size(W, WW, p, s)
+    dtype = np.float32 if floating is float else np.float64
+    shape = (C, HH, WW, N, H_out, W_out)
+    if out is None:
+        cols_arr = np.empty(shape, dtype=dtype)
+    else:
+        cols_arr = out.reshape(-1)[: C * HH * WW * N * H_out * W_out].reshape(shape)
+    cdef floating[:, :, :, :, :, ::1] cols = cols_arr
+    cdef floating *dst
+    cdef Py_ssize_t c, i, j, n, h, w, y, h_lo, h_hi, w_lo, w_hi
+    with nogil:
+        for c in range(C):
+            for i in range(HH):
+                # Output rows h in [h_lo, h_hi) and columns w in [w_lo, w_hi) read real
+                # pixels; the others read padding.
+                h_lo, h_hi = _valid_range(H, i - p, s, H_out)
+                for j in range(WW):
+                    w_lo, w_hi = _valid_range(W, j - p, s, W_out)
+                    for n in range(N):
+                        for h in range(H_out):
+                            dst = &cols[c, i, j, n, h, 0]
+                            if h < h_lo or h >= h_hi:
+                                memset(dst, 0, W_out * sizeof(floating))
+                                continue
+                            memset(dst, 0, w_lo * sizeof(floating))
+                            memset(dst + w_hi, 0, (W_out - w_hi) * sizeof(floating))
+                            y = h * s + i - p
+                            if s == 1 and w_hi > w_lo:
+                                memcpy(dst + w_lo, &x[n, c, y, w_lo + j - p],
+                                       (w_hi - w_lo) * sizeof(floating))
+                            elif s > 1:
+                                for w in range(w_lo, w_hi):
+                                    dst[w] = x[n, c, y, w * s + j - p]
+    return cols_arr
 
 
 def col2im_6d_cython(
-    floating[:, :, :, :, :, ::1] cols, int N, int C, int H, int W,
+    const floating[:, :, :, :, :, ::1] cols, int N, int C, int H, int W,
     int HH, int WW, int pad, int stride
 ):
     """Sum window entries ``cols: (C, HH, WW, N, H', W')`` back into ``(N, C, H, W)``.
 
     ``cols[c, i, j, n, h, w]`` belongs to row h*stride + i, column w*stride + j of
     channel c of sample n in the image padded by ``pad``; padding entries are dropped.
+    The adjoint of ``im2col_6d_cython``.
     """
-    cdef Py_ssize_t H_out = cols.shape[4], W_out = cols.shape[5]
+    cdef Py_ssize_t H_out = cols.shape[4], W_out = cols.shape[5], s = stride, p = pad
     dtype = np.float32 if floating is float else np.float64
-
-    x_pad_arr = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dtype)
-    cdef floating[:, :, :, ::1] x_pad = x_pad_arr
-    cdef Py_ssize_t nc, n, c, i, j, h, w
-    # One (sample, channel) plane per iteration: no two threads write the same pixel.
-    for nc in prange(N * C, nogil=True, schedule="static"):
-        n = nc // C
-        c = nc % C
-        for i in range(HH):
-            for j in range(WW):
-                for h in range(H_out):
-                    for w in range(W_out):
-                        x_pad[n, c, h * stride + i, w * stride + j] += cols[c, i, j, n, h, w]
-    return x_pad_arr[:, :, pad : pad + H, pad : pad + W]
+    x_arr = np.zeros((N, C, H, W), dtype=dtype)
+    cdef floating[:, :, :, ::1] x = x_arr
+    cdef floating *dst
+    cdef const floating *src
+    cdef Py_ssize_t n, c, i, j, h, w, y, h_lo, h_hi, w_lo, w_hi
+    with nogil:
+        # One (sample, channel) plane at a time, so that it stays in the L1 cache.
+        for n in range(N):
+            for c in range(C):
+                for i in range(HH):
+                    h_lo, h_hi = _valid_range(H, i - p, s, H_out)
+                    for j in range(WW):
+                        w_lo, w_hi = _valid_range(W, j - p, s, W_out)
+                        for h in range(h_lo, h_hi):
+                            y = h * s + i - p
+                            src = &cols[c, i, j, n, h, 0]
+                            if s == 1:
+                                dst = &x[n, c, y, 0]
+                                for w in range(w_lo, w_hi):
+                                    dst[w + j - p] += src[w]
+                            else:
+                                for w in range(w_lo, w_hi):
+                                    x[n, c, y, w * s + j - p] += src[w]
+    return x_arr
