@@ -4,7 +4,8 @@
 The column matrix has the layout of ``cs231n.im2col.im2col_indices``: shape
 ``(C*field_height*field_width, N*H'*W')``, row ``(c*field_height + i)*field_width + j``,
 column ``(h*W' + w)*N + n`` (the batch index varies fastest). Callers check that the
-window tiles the padded input; these kernels trust their arguments.
+window tiles the padded input; the kernels themselves only reject arguments that would
+make them read or write out of bounds (with a ValueError).
 
 ``im2col_cython`` and ``col2im_cython`` go channel by channel through a padded copy of
 that channel with the batch last, ``(H + 2*padding, W + 2*padding, N)``, so that every
@@ -29,12 +30,32 @@ cdef inline Py_ssize_t _output_size(Py_ssize_t size, Py_ssize_t field, Py_ssize_
     return 1 + (size + 2 * padding - field) // stride
 
 
+cdef _check_window(Py_ssize_t H, Py_ssize_t W, Py_ssize_t fh, Py_ssize_t fw,
+                   Py_ssize_t padding, Py_ssize_t stride):
+    """ValueError unless a (fh, fw) window with this stride fits the padded (H, W) input."""
+    if stride < 1 or padding < 0 or fh < 1 or fw < 1:
+        raise ValueError(
+            f"need stride >= 1, padding >= 0 and a window of at least 1x1, got stride "
+            f"{stride}, padding {padding}, window {fh}x{fw}"
+        )
+    if fh > H + 2 * padding or fw > W + 2 * padding:
+        raise ValueError(
+            f"a {fh}x{fw} window does not fit a {H}x{W} input padded by {padding}"
+        )
+
+
+cdef _check_cols_shape(cols, tuple expected):
+    if tuple(cols.shape[: len(expected)]) != expected:
+        raise ValueError(f"cols must have shape {expected}, got {tuple(cols.shape)}")
+
+
 def im2col_cython(
     const floating[:, :, :, :] x, int field_height, int field_width, int padding, int stride
 ):
     """Column matrix of ``x: (N, C, H, W)``: ``(C*fh*fw, N*H'*W')``, batch fastest."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t fh = field_height, fw = field_width, p = padding, s = stride
+    _check_window(H, W, fh, fw, p, s)
     cdef Py_ssize_t H_out = _output_size(H, fh, p, s), W_out = _output_size(W, fw, p, s)
     dtype = np.float32 if floating is float else np.float64
     cols_arr = np.empty((C * fh * fw, H_out * W_out * N), dtype=dtype)
@@ -69,7 +90,9 @@ def col2im_cython(
     Entries that fell on the padding are dropped.
     """
     cdef Py_ssize_t fh = field_height, fw = field_width, p = padding, s = stride
+    _check_window(H, W, fh, fw, p, s)
     cdef Py_ssize_t H_out = _output_size(H, fh, p, s), W_out = _output_size(W, fw, p, s)
+    _check_cols_shape(cols, (C * fh * fw, N * H_out * W_out))
     dtype = np.float32 if floating is float else np.float64
     x_arr = np.empty((N, C, H, W), dtype=dtype)
     # One padded channel of all images, batch last, summed into and then copied out.
@@ -123,6 +146,7 @@ def im2col_6d_cython(
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t s = stride, p = pad
+    _check_window(H, W, HH, WW, p, s)
     cdef Py_ssize_t H_out = _output_size(H, HH, p, s), W_out = _output_size(W, WW, p, s)
     dtype = np.float32 if floating is float else np.float64
     shape = (C, HH, WW, N, H_out, W_out)
@@ -169,7 +193,10 @@ def col2im_6d_cython(
     channel c of sample n in the image padded by ``pad``; padding entries are dropped.
     The adjoint of ``im2col_6d_cython``.
     """
-    cdef Py_ssize_t H_out = cols.shape[4], W_out = cols.shape[5], s = stride, p = pad
+    cdef Py_ssize_t s = stride, p = pad
+    _check_window(H, W, HH, WW, p, s)
+    cdef Py_ssize_t H_out = _output_size(H, HH, p, s), W_out = _output_size(W, WW, p, s)
+    _check_cols_shape(cols, (C, HH, WW, N, H_out, W_out))
     dtype = np.float32 if floating is float else np.float64
     x_arr = np.zeros((N, C, H, W), dtype=dtype)
     cdef floating[:, :, :, ::1] x = x_arr
