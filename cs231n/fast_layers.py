@@ -17,7 +17,7 @@ Convolution strategies, both matrix products with the filters ``w: (F, C*HH*WW)`
   ``conv_forward_fast`` uses this one: it is faster and needs far less memory.
 
 Max-pooling strategies: a reshape when the windows tile the input exactly
-(pool_height == pool_width == stride), an im2col over single channels otherwise. In
+(pool_height == pool_width == stride), an im2col of every channel otherwise. In
 both, a window's gradient goes to the first position holding its maximum in row-major
 order, like PyTorch and ``max_pool_backward_naive``; gradients are never split among ties.
 
@@ -49,7 +49,7 @@ class ExtensionNotBuiltWarning(UserWarning):
 
 
 class Backend(NamedTuple):
-    """The im2col kernels, with the signatures of ``cs231n.im2col_cython``."""
+    """The kernels behind the fast layers, with the signatures of ``cs231n.im2col_cython``."""
 
     name: str
     im2col: Callable[..., np.ndarray]  # (x, fh, fw, pad, stride) -> (C*fh*fw, N*H'*W')
@@ -57,6 +57,21 @@ class Backend(NamedTuple):
     # (x, HH, WW, pad, stride, out=None) -> (C, HH, WW, N, H', W')
     im2col_6d: Callable[..., np.ndarray]
     col2im_6d: Callable[..., np.ndarray]  # (cols, N, C, H, W, HH, WW, pad, stride) -> x
+    window_max: Callable[..., tuple[np.ndarray, np.ndarray]]  # (R, K, P) -> max, argmax (R, P)
+    window_scatter: Callable[..., np.ndarray]  # (dout (R, P), argmax (R, P), K) -> (R, K, P)
+
+
+def _window_max_numpy(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Max over axis 1 of ``windows: (R, K, P)`` and the first index reaching it (int32)."""
+    argmax = windows.argmax(axis=1).astype(np.int32)
+    return np.take_along_axis(windows, argmax[:, None, :], axis=1)[:, 0], argmax
+
+
+def _window_scatter_numpy(dout: np.ndarray, argmax: np.ndarray, K: int) -> np.ndarray:
+    """(R, K, P) zeros holding ``dout[r, p]`` at ``[r, argmax[r, p], p]``."""
+    dwindows = np.zeros((dout.shape[0], K, dout.shape[1]), dtype=dout.dtype)
+    np.put_along_axis(dwindows, argmax[:, None, :], dout[:, None, :], axis=1)
+    return dwindows
 
 
 NUMPY_BACKEND = Backend(
@@ -69,6 +84,8 @@ NUMPY_BACKEND = Backend(
     col2im_6d=lambda cols, N, C, H, W, HH, WW, pad, stride: col2im_6d(
         cols, (N, C, H, W), pad, stride
     ),
+    window_max=_window_max_numpy,
+    window_scatter=_window_scatter_numpy,
 )
 
 
@@ -87,6 +104,8 @@ def get_backend() -> Backend:
             ext.col2im_cython,
             ext.im2col_6d_cython,
             ext.col2im_6d_cython,
+            ext.window_max_cython,
+            ext.window_scatter_cython,
         )
     except (ImportError, AttributeError) as err:  # AttributeError: built from an older .pyx
         warnings.warn(
@@ -297,7 +316,7 @@ def conv_backward_fast(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, 
 
 class PoolCache(NamedTuple):
     """What a max-pool backward needs: the strategy, x's shape, the pool sizes and
-    the winning position of each window (``argmax``; its layout depends on strategy)."""
+    ``argmax`` (N*C, H'*W'), the offset i*pool_width + j of each window's first maximum."""
 
     strategy: str
     x_shape: tuple[int, int, int, int]
@@ -321,9 +340,11 @@ def _pool_checks(x: np.ndarray, pool_param: dict) -> tuple[int, int, int, int, i
 def max_pool_forward_reshape(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, PoolCache]:
     """Max pooling of non-overlapping windows that tile x, through a reshape.
 
-    Requires pool_height == pool_width == stride dividing H and W. x: (N, C, H, W).
-    Returns (out, cache): out (N, C, H', W'); the cache's argmax (N, C, H', W') holds
-    the offset i*pool_width + j of the first maximum of each window.
+    Requires pool_height == pool_width == stride (dividing H and W). x: (N, C, H, W) is
+    reshaped into blocks (N, C, H', ph, W', pw) and the blocks are reordered into
+    windows (N*C, ph*pw, H'*W') for the reduction.
+    Returns (out, cache): out (N, C, H', W'); the cache's argmax (N*C, H'*W') holds the
+    offset i*pool_width + j of the first maximum of each window.
     """
     ph, pw, stride, H_out, W_out = _pool_checks(x, pool_param)
     if not ph == pw == stride:
@@ -332,17 +353,10 @@ def max_pool_forward_reshape(x: np.ndarray, pool_param: dict) -> tuple[np.ndarra
             f"{ph}, {pw}, {stride}"
         )
     N, C, _, _ = x.shape
-    dtype = _float_dtype(x)
-    blocks = x.astype(dtype, copy=False).reshape(N, C, H_out, ph, W_out, pw)
-    # First maximum over the window offsets, in row-major order (strict > keeps the first).
-    out = blocks[:, :, :, 0, :, 0].copy()
-    argmax = np.zeros(out.shape, dtype=np.intp)
-    for k in range(1, ph * pw):
-        candidate = blocks[:, :, :, k // pw, :, k % pw]
-        better = candidate > out
-        argmax[better] = k
-        np.maximum(out, candidate, out=out)
-    return out, PoolCache("reshape", x.shape, ph, pw, stride, argmax)
+    blocks = x.astype(_float_dtype(x), copy=False).reshape(N, C, H_out, ph, W_out, pw)
+    windows = np.ascontiguousarray(blocks.transpose(0, 1, 3, 5, 2, 4))
+    out, argmax = get_backend().window_max(windows.reshape(N * C, ph * pw, H_out * W_out))
+    return out.reshape(N, C, H_out, W_out), PoolCache("reshape", x.shape, ph, pw, stride, argmax)
 
 
 def max_pool_backward_reshape(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
@@ -350,40 +364,42 @@ def max_pool_backward_reshape(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     _check_cache(cache, PoolCache, ("reshape",))
     N, C, H, W = cache.x_shape
     ph, pw = cache.pool_height, cache.pool_width
-    dout = dout.astype(_float_dtype(dout), copy=False)
-    dx = np.empty((N, C, H // ph, ph, W // pw, pw), dtype=dout.dtype)
-    for k in range(ph * pw):
-        dx[:, :, :, k // pw, :, k % pw] = np.where(cache.argmax == k, dout, 0)
-    return dx.reshape(N, C, H, W)
+    _, _, H_out, W_out = dout.shape
+    dout_rows = np.ascontiguousarray(dout, dtype=_float_dtype(dout)).reshape(N * C, -1)
+    dwindows = get_backend().window_scatter(dout_rows, cache.argmax, ph * pw)
+    blocks = dwindows.reshape(N, C, ph, pw, H_out, W_out).transpose(0, 1, 4, 2, 5, 3)
+    return blocks.reshape(N, C, H, W)
 
 
 def max_pool_forward_im2col(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, PoolCache]:
-    """Max pooling of any windows (overlapping too), through im2col of single channels.
+    """Max pooling of any windows (overlapping too), through im2col of every channel.
 
     x: (N, C, H, W); windows must tile x: (H - pool_height) % stride == 0, likewise W.
-    Returns (out, cache): out (N, C, H', W'); the cache's argmax (H'*W'*N*C,) holds the
-    row of the first maximum in each column of the column matrix.
+    The N*C channels are treated as one image of N*C channels, whose windows
+    (N*C, pool_height*pool_width, H'*W') come from ``im2col_6d``.
+    Returns (out, cache): out (N, C, H', W'); the cache's argmax (N*C, H'*W') holds the
+    offset i*pool_width + j of the first maximum of each window.
     """
     ph, pw, stride, H_out, W_out = _pool_checks(x, pool_param)
     N, C, H, W = x.shape
-    dtype = _float_dtype(x)
-    x_flat = np.ascontiguousarray(x, dtype=dtype).reshape(N * C, 1, H, W)
-    cols = get_backend().im2col(x_flat, ph, pw, 0, stride)  # (ph*pw, H'*W'*N*C)
-    argmax = cols.argmax(axis=0)
-    best = np.take_along_axis(cols, argmax[None, :], axis=0)
-    out = np.ascontiguousarray(best.reshape(H_out, W_out, N, C).transpose(2, 3, 0, 1))
-    return out, PoolCache("im2col", x.shape, ph, pw, stride, argmax)
+    x = np.ascontiguousarray(x, dtype=_float_dtype(x))
+    backend = get_backend()
+    windows = backend.im2col_6d(x.reshape(1, N * C, H, W), ph, pw, 0, stride)
+    out, argmax = backend.window_max(windows.reshape(N * C, ph * pw, H_out * W_out))
+    return out.reshape(N, C, H_out, W_out), PoolCache("im2col", x.shape, ph, pw, stride, argmax)
 
 
 def max_pool_backward_im2col(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     """Backward pass of ``max_pool_forward_im2col``: dout (N, C, H', W') -> dx."""
     _check_cache(cache, PoolCache, ("im2col",))
     N, C, H, W = cache.x_shape
-    ph, pw = cache.pool_height, cache.pool_width
-    dout = dout.astype(_float_dtype(dout), copy=False)
-    dcols = np.zeros((ph * pw, cache.argmax.size), dtype=dout.dtype)
-    np.put_along_axis(dcols, cache.argmax[None, :], dout.transpose(2, 3, 0, 1).reshape(1, -1), 0)
-    dx = get_backend().col2im(dcols, N * C, 1, H, W, ph, pw, 0, cache.stride)
+    ph, pw, stride = cache.pool_height, cache.pool_width, cache.stride
+    _, _, H_out, W_out = dout.shape
+    dout_rows = np.ascontiguousarray(dout, dtype=_float_dtype(dout)).reshape(N * C, -1)
+    backend = get_backend()
+    dwindows = backend.window_scatter(dout_rows, cache.argmax, ph * pw)
+    dwindows = dwindows.reshape(N * C, ph, pw, 1, H_out, W_out)
+    dx = backend.col2im_6d(dwindows, 1, N * C, H, W, ph, pw, 0, stride)
     return dx.reshape(N, C, H, W)
 
 

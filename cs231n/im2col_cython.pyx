@@ -222,3 +222,61 @@ def col2im_6d_cython(
                                 for w in range(w_lo, w_hi):
                                     x[n, c, y, w * s + j - p] += src[w]
     return x_arr
+
+
+def window_max_cython(const floating[:, :, ::1] windows):
+    """Largest entry of every window and the position of its first occurrence.
+
+    ``windows: (R, K, P)`` holds R*P windows of K entries each, along the middle axis
+    (e.g. ``im2col_6d_cython``'s output reshaped). Returns ``(out, argmax)``, both
+    ``(R, P)``: ``out`` in the windows' dtype, ``argmax`` (int32) the smallest k with
+    ``windows[r, k, p] == out[r, p]``.
+    """
+    cdef Py_ssize_t R = windows.shape[0], K = windows.shape[1], P = windows.shape[2]
+    if K < 1:
+        raise ValueError("windows must have at least one entry (shape[1] >= 1)")
+    dtype = np.float32 if floating is float else np.float64
+    out_arr = np.empty((R, P), dtype=dtype)
+    argmax_arr = np.zeros((R, P), dtype=np.int32)
+    cdef floating[:, ::1] out = out_arr
+    cdef int[:, ::1] argmax = argmax_arr
+    cdef Py_ssize_t r, k, p
+    cdef floating value
+    with nogil:
+        for r in range(R):
+            memcpy(&out[r, 0], &windows[r, 0, 0], P * sizeof(floating))
+            for k in range(1, K):
+                for p in range(P):
+                    value = windows[r, k, p]
+                    if value > out[r, p]:  # strictly: the first maximum stays
+                        out[r, p] = value
+                        argmax[r, p] = <int>k
+    return out_arr, argmax_arr
+
+
+def window_scatter_cython(const floating[:, ::1] dout, const int[:, ::1] argmax, int K):
+    """Adjoint of picking ``windows[r, argmax[r, p], p]``: ``(R, K, P)`` zeros with
+    ``dout[r, p]`` at ``[r, argmax[r, p], p]``. dout and argmax: ``(R, P)``."""
+    cdef Py_ssize_t R = dout.shape[0], P = dout.shape[1], r, p
+    cdef int k
+    cdef bint in_range = True
+    if argmax.shape[0] != R or argmax.shape[1] != P:
+        raise ValueError(
+            f"argmax must have dout's shape {(R, P)}, got {(argmax.shape[0], argmax.shape[1])}"
+        )
+    dtype = np.float32 if floating is float else np.float64
+    dwindows_arr = np.zeros((R, K, P), dtype=dtype)
+    cdef floating[:, :, ::1] dwindows = dwindows_arr
+    with nogil:
+        for r in range(R):
+            for p in range(P):
+                k = argmax[r, p]
+                if k < 0 or k >= K:
+                    in_range = False
+                    break
+                dwindows[r, k, p] = dout[r, p]
+            if not in_range:
+                break
+    if not in_range:
+        raise ValueError(f"argmax entries must lie in [0, {K})")
+    return dwindows_arr

@@ -487,6 +487,22 @@ def test_cython_kernels_match_numpy(rng, x_shape, fh, fw, pad, stride, dtype):
     assert_close(back6, col2im_6d(c6.astype(np.float64), x_shape, pad, stride), dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_window_max_and_scatter_cython_match_numpy(rng, dtype):
+    ext = cython()
+    windows = rng.integers(0, 4, size=(5, 9, 7)).astype(dtype)  # many ties
+    out, argmax = ext.window_max_cython(windows)
+    np.testing.assert_array_equal(out, windows.max(axis=1))
+    np.testing.assert_array_equal(argmax, windows.argmax(axis=1))  # numpy: first maximum
+    assert out.dtype == dtype and argmax.dtype == np.int32
+    dout = rng.standard_normal((5, 7)).astype(dtype)
+    dwindows = ext.window_scatter_cython(dout, argmax, 9)
+    expected = np.where(np.arange(9)[None, :, None] == argmax[:, None, :], dout[:, None, :], 0)
+    np.testing.assert_array_equal(dwindows, expected)
+    with pytest.raises(ValueError, match="argmax entries"):
+        ext.window_scatter_cython(dout, argmax, 2)
+
+
 def test_im2col_cython_accepts_views_and_read_only_input(rng):
     ext = cython()
     x = rng.standard_normal((3, 4, 6, 10))[:, ::2, :, ::2]
