@@ -276,22 +276,24 @@ def conv_backward_strides(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarra
     backend = get_backend()
 
     dx = np.empty_like(x)
-    dw_rows = np.zeros_like(w_rows)
+    dw_columns = np.zeros((K, F), dtype=x.dtype)  # dw as (C*HH*WW, F)
     chunks = _batch_chunks(N, K * P * x.itemsize)
     cols_buffer = np.empty(K * chunks[0].stop * P, dtype=x.dtype)
     dcols_buffer = np.empty_like(cols_buffer)
-    dout_buffer = np.empty(F * chunks[0].stop * P, dtype=x.dtype)
+    dout_buffer = np.empty(chunks[0].stop * P * F, dtype=x.dtype)
     for chunk in chunks:
         n = chunk.stop - chunk.start
         cols = backend.im2col_6d(x[chunk], HH, WW, pad, stride, out=cols_buffer)
-        dout_rows = _view(dout_buffer, F, n, H_out, W_out)
-        np.copyto(dout_rows, dout[chunk].transpose(1, 0, 2, 3))
-        dout_rows = dout_rows.reshape(F, n * P)
-        dw_rows += dout_rows @ cols.reshape(K, n * P).T
-        dcols = np.matmul(w_rows.T, dout_rows, out=_view(dcols_buffer, K, n * P))
+        # dout of the chunk as (n*H'*W', F): rows in the order of the columns of cols.
+        # (With this layout both products below run faster than with (F, n*H'*W').)
+        dout_columns = _view(dout_buffer, n, H_out, W_out, F)
+        np.copyto(dout_columns, dout[chunk].transpose(0, 2, 3, 1))
+        dout_columns = dout_columns.reshape(n * P, F)
+        dw_columns += cols.reshape(K, n * P) @ dout_columns
+        dcols = np.matmul(w_rows.T, dout_columns.T, out=_view(dcols_buffer, K, n * P))
         dx[chunk] = backend.col2im_6d(dcols.reshape(cols.shape), n, C, H, W, HH, WW, pad, stride)
     db = dout.sum(axis=(0, 2, 3))
-    return dx, dw_rows.reshape(w.shape), db
+    return dx, np.ascontiguousarray(dw_columns.T).reshape(w.shape), db
 
 
 def conv_forward_fast(

@@ -156,7 +156,10 @@ def im2col_6d_cython(
         cols_arr = out.reshape(-1)[: C * HH * WW * N * H_out * W_out].reshape(shape)
     cdef floating[:, :, :, :, :, ::1] cols = cols_arr
     cdef floating *dst
-    cdef Py_ssize_t c, i, j, n, h, w, y, h_lo, h_hi, w_lo, w_hi
+    cdef const floating *src
+    cdef Py_ssize_t c, i, j, n, h, w, h_lo, h_hi, w_lo, w_hi
+    # Explicit loops rather than memcpy / memset: the rows are short (W' entries) and
+    # the compiler vectorizes these loops without a call per row.
     with nogil:
         for c in range(C):
             for i in range(HH):
@@ -169,17 +172,20 @@ def im2col_6d_cython(
                         for h in range(H_out):
                             dst = &cols[c, i, j, n, h, 0]
                             if h < h_lo or h >= h_hi:
-                                memset(dst, 0, W_out * sizeof(floating))
+                                for w in range(W_out):
+                                    dst[w] = 0
                                 continue
-                            memset(dst, 0, w_lo * sizeof(floating))
-                            memset(dst + w_hi, 0, (W_out - w_hi) * sizeof(floating))
-                            y = h * s + i - p
-                            if s == 1 and w_hi > w_lo:
-                                memcpy(dst + w_lo, &x[n, c, y, w_lo + j - p],
-                                       (w_hi - w_lo) * sizeof(floating))
-                            elif s > 1:
+                            src = &x[n, c, h * s + i - p, 0]
+                            for w in range(w_lo):
+                                dst[w] = 0
+                            if s == 1:
                                 for w in range(w_lo, w_hi):
-                                    dst[w] = x[n, c, y, w * s + j - p]
+                                    dst[w] = src[w + j - p]
+                            else:
+                                for w in range(w_lo, w_hi):
+                                    dst[w] = src[w * s + j - p]
+                            for w in range(w_hi, W_out):
+                                dst[w] = 0
     return cols_arr
 
 
