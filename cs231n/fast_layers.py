@@ -17,9 +17,11 @@ Convolution strategies, both matrix products with the filters ``w: (F, C*HH*WW)`
   ``conv_forward_fast`` uses this one: it is faster and needs far less memory.
 
 Max-pooling strategies: a reshape when the windows tile the input exactly
-(pool_height == pool_width == stride), an im2col of every channel otherwise. In
-both, a window's gradient goes to the first position holding its maximum in row-major
-order, like PyTorch and ``max_pool_backward_naive``; gradients are never split among ties.
+(pool_height == pool_width == stride), an im2col of every channel otherwise. Both lay
+the windows out as (N*C, pool_height*pool_width, H'*W') and reduce them with
+``window_max_cython``. In both, a window's gradient goes to the first position holding
+its maximum in row-major order, like PyTorch and ``max_pool_backward_naive``; gradients
+are never split among ties.
 
 Computation happens in x's dtype when it is float32 or float64 (float64 otherwise):
 outputs and all gradients have that dtype. The index shuffling runs in the Cython

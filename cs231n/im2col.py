@@ -10,8 +10,10 @@ A window of ``field_height x field_width`` slides with ``stride`` over each imag
 - column ``(h*W' + w)*N + n`` is sample n at window position (h, w): the batch index
   varies fastest along a row.
 
-``im2col_cython`` produces exactly the same layout. Callers check that the window
-tiles the padded input; these functions trust their arguments.
+``im2col_cython`` produces exactly the same layout. ``im2col_6d`` / ``col2im_6d`` use a
+second layout, the windows as ``(C, HH, WW, N, H', W')`` (the counterparts of
+``im2col_6d_cython`` / ``col2im_6d_cython``). Callers check that the window tiles the
+padded input; these functions trust their arguments.
 """
 
 from __future__ import annotations
