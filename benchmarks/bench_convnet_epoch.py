@@ -8,7 +8,11 @@ iterations (``Solver._step``, the same forward, backward and update) and one acc
 check, and extrapolates to the epoch. Random images stand in for CIFAR-10: the time
 does not depend on the pixel values.
 
-    python benchmarks/bench_convnet_epoch.py [--iters 200] [--threads N]
+    python benchmarks/bench_convnet_epoch.py [--iters 200] [--threads N] [--cpu-time]
+
+``--threads 1 --cpu-time`` measures the CPU time of the one thread instead of wall time:
+stable when other processes compete for the cores, and an upper bound for the wall time
+on an idle machine.
 """
 
 from __future__ import annotations
@@ -31,8 +35,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=200, help="iterations to time")
     parser.add_argument("--threads", type=int, default=cores(), help="BLAS threads")
+    parser.add_argument("--cpu-time", action="store_true", help="thread CPU time (1 thread)")
     args = parser.parse_args()
+    if args.cpu_time and args.threads != 1:
+        parser.error("--cpu-time measures one thread: use it with --threads 1")
     threadpool_limits(args.threads)
+    clock = time.thread_time if args.cpu_time else time.perf_counter
 
     rng = np.random.default_rng(0)
     # A pool of distinct images to sample minibatches from (49,000 would take 600 MB).
@@ -51,19 +59,20 @@ def main() -> None:
     )
     for _ in range(3):  # warm up: first allocations, Adam's state
         solver._step()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(args.iters):
         solver._step()
-    per_iter = (time.perf_counter() - start) / args.iters
-    start = time.perf_counter()
+    per_iter = (clock() - start) / args.iters
+    start = clock()
     solver.check_accuracy(X[:CHECK_SAMPLES], y[:CHECK_SAMPLES])
-    per_check = time.perf_counter() - start
+    per_check = clock() - start
 
     iters = NUM_TRAIN // BATCH_SIZE
     epoch = iters * per_iter + 4 * per_check
     print(
         f"ThreeLayerConvNet, float32, {fast_layers.get_backend().name} kernels, "
-        f"{args.threads} BLAS thread(s) on {cores()} core(s)\n"
+        f"{args.threads} BLAS thread(s) on {cores()} core(s), "
+        f"{'thread CPU' if args.cpu_time else 'wall'} time\n"
         f"- {1e3 * per_iter:.1f} ms per iteration (forward, backward, Adam; batch "
         f"{BATCH_SIZE}), measured over {args.iters} iterations\n"
         f"- {per_check:.2f} s per accuracy check on {CHECK_SAMPLES} images\n"
