@@ -130,12 +130,12 @@ def _float_dtype(x: np.ndarray) -> np.dtype:
 ###########################################################################
 
 
-# Bytes of window columns per chunk of the batch in the strides strategy. Small enough
-# to stay in a CPU cache (1-2 MiB is fastest on one thread); large enough that the chunks
-# are few, since every multithreaded BLAS call waits for all its threads, which costs
-# dearly when other processes compete for the cores (4 MiB: ~5% slower than 2 MiB on one
-# thread, ~1.7x faster than 2 MiB with 2 BLAS threads on an oversubscribed machine).
-CHUNK_BYTES = 4 << 20
+# Bytes of window columns per chunk of the batch in the strides strategy: small enough
+# to stay in a CPU cache (1-2 MiB is fastest on one thread: 5-25% faster than 4-16 MiB),
+# large enough for efficient matrix products. Fewer, larger chunks would suffer less on
+# an oversubscribed machine, where every multithreaded BLAS call waits for its slowest
+# thread (there, OPENBLAS_NUM_THREADS=1 helps far more).
+CHUNK_BYTES = 2 << 20
 
 
 class ConvCache(NamedTuple):
