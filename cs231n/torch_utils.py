@@ -260,6 +260,7 @@ def train(
     checks_per_epoch: int = 1,
     autocast_dtype: torch.dtype | None = None,
     on_epoch_start: Callable[[int], None] | None = None,
+    after_step: Callable[[int], None] | None = None,
     progress: bool = True,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` and return its ``History``.
@@ -269,7 +270,8 @@ def train(
     or a hand-written one). ``scheduler``: stepped after every iteration. The validation
     accuracy is checked ``checks_per_epoch`` times per epoch (the last check at its end).
     ``autocast_dtype``: run the forward pass in mixed precision (e.g. ``torch.bfloat16``).
-    ``on_epoch_start(epoch)``: called before each epoch (epochs count from 0).
+    ``on_epoch_start(epoch)``: called before each epoch (epochs count from 0);
+    ``after_step(iteration)``: called after each update (iterations count from 1).
     """
     history = History()
     start = time.perf_counter()
@@ -291,6 +293,8 @@ def train(
                 scheduler.step()
             history.loss.append(loss.item())
             history.batch_acc.append((scores.argmax(dim=1) == y).float().mean().item())
+            if after_step is not None:
+                after_step(len(history.loss))
             if val_loader is not None and step in check_at:
                 history.val_acc.append(accuracy(model, val_loader, autocast_dtype))
                 history.val_iterations.append(len(history.loss))
@@ -457,6 +461,7 @@ class FastRecipe:
     whiten_bias_epochs: int = 3
     tta: int = 2
     bf16: bool = True
+    lookahead: bool = False
 
     @classmethod
     def for_device(cls, device: torch.device) -> FastRecipe:
@@ -539,6 +544,18 @@ def train_fast(
     def freeze_whitening_bias(epoch: int) -> None:
         model.whiten.bias.requires_grad_(epoch < recipe.whiten_bias_epochs)
 
+    slow = [t.detach().clone() for t in model.state_dict().values() if t.is_floating_point()]
+
+    def lookahead(step: int) -> None:
+        if not recipe.lookahead or (step % 5 and step != total_steps):
+            return
+        decay = 0.95**5 * (step / total_steps) ** 3 if step < total_steps else 1.0
+        fast = [t for t in model.state_dict().values() if t.is_floating_point()]
+        with torch.no_grad():
+            for s, f in zip(slow, fast, strict=True):
+                s.lerp_(f, 1 - decay)
+                f.copy_(s)
+
     history = train(
         model,
         optimizer,
@@ -551,6 +568,7 @@ def train_fast(
         scheduler=scheduler,
         autocast_dtype=torch.bfloat16 if recipe.bf16 else None,
         on_epoch_start=freeze_whitening_bias,
+        after_step=lookahead,
         progress=progress,
     )
     model.eval()
