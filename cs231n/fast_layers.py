@@ -176,6 +176,14 @@ def _check_cache(cache: object, cls: type, strategies: tuple[str, ...]) -> None:
         )
 
 
+def _conv_output_shape(cache: ConvCache) -> tuple[int, int, int, int]:
+    """(N, F, H', W') of the forward that made ``cache``."""
+    N, _, H, W = cache.x.shape
+    F, _, HH, WW = cache.w.shape
+    s, p = cache.stride, cache.pad
+    return N, F, 1 + (H + 2 * p - HH) // s, 1 + (W + 2 * p - WW) // s
+
+
 def _as_float(x: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     """x (C-contiguous) and ``arrays`` in x's float dtype, copied only where needed."""
     dtype = _float_dtype(x)
@@ -208,6 +216,7 @@ def conv_forward_im2col(
 def conv_backward_im2col(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, ...]:
     """Backward pass of ``conv_forward_im2col``: dout (N, F, H', W') -> dx, dw, db."""
     _check_cache(cache, ConvCache, ("im2col",))
+    check_shape("dout", dout, _conv_output_shape(cache))
     N, C, H, W = cache.x.shape
     w = cache.w
     F, _, HH, WW = w.shape
@@ -271,6 +280,7 @@ def conv_forward_strides(
 def conv_backward_strides(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, ...]:
     """Backward pass of ``conv_forward_strides``: dout (N, F, H', W') -> dx, dw, db."""
     _check_cache(cache, ConvCache, ("strides",))
+    check_shape("dout", dout, _conv_output_shape(cache))
     x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -339,6 +349,13 @@ class PoolCache(NamedTuple):
     argmax: np.ndarray
 
 
+def _pool_output_shape(cache: PoolCache) -> tuple[int, int, int, int]:
+    """(N, C, H', W') of the forward that made ``cache``."""
+    N, C, H, W = cache.x_shape
+    s = cache.stride
+    return N, C, 1 + (H - cache.pool_height) // s, 1 + (W - cache.pool_width) // s
+
+
 def _pool_checks(x: np.ndarray, pool_param: dict) -> tuple[int, int, int, int, int]:
     """Validate the pooling inputs; return (pool_height, pool_width, stride, H', W')."""
     check_ndim("x", x, 4)
@@ -375,9 +392,10 @@ def max_pool_forward_reshape(x: np.ndarray, pool_param: dict) -> tuple[np.ndarra
 def max_pool_backward_reshape(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     """Backward pass of ``max_pool_forward_reshape``: dout (N, C, H', W') -> dx."""
     _check_cache(cache, PoolCache, ("reshape",))
+    _, _, H_out, W_out = _pool_output_shape(cache)
+    check_shape("dout", dout, _pool_output_shape(cache))
     N, C, H, W = cache.x_shape
     ph, pw = cache.pool_height, cache.pool_width
-    _, _, H_out, W_out = dout.shape
     dout_rows = np.ascontiguousarray(dout, dtype=_float_dtype(dout)).reshape(N * C, -1)
     dwindows = get_backend().window_scatter(dout_rows, cache.argmax, ph * pw)
     blocks = dwindows.reshape(N, C, ph, pw, H_out, W_out).transpose(0, 1, 4, 2, 5, 3)
@@ -405,9 +423,10 @@ def max_pool_forward_im2col(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray
 def max_pool_backward_im2col(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     """Backward pass of ``max_pool_forward_im2col``: dout (N, C, H', W') -> dx."""
     _check_cache(cache, PoolCache, ("im2col",))
+    _, _, H_out, W_out = _pool_output_shape(cache)
+    check_shape("dout", dout, _pool_output_shape(cache))
     N, C, H, W = cache.x_shape
     ph, pw, stride = cache.pool_height, cache.pool_width, cache.stride
-    _, _, H_out, W_out = dout.shape
     dout_rows = np.ascontiguousarray(dout, dtype=_float_dtype(dout)).reshape(N * C, -1)
     backend = get_backend()
     dwindows = backend.window_scatter(dout_rows, cache.argmax, ph * pw)

@@ -395,6 +395,19 @@ def test_max_pool_bad_input_raises(x_shape, pool_param, match, strategy):
         forward(np.zeros(x_shape), pool_param)
 
 
+def test_backward_rejects_a_dout_of_the_wrong_shape(rng):
+    x, w, b, dout = conv_inputs(rng, (2, 3, 6, 6), (4, 3, 3, 3), 1, 1)
+    for forward, backward in list(CONV_STRATEGIES.values()):
+        _, cache = forward(x, w, b, {"stride": 1, "pad": 1})
+        with pytest.raises(ValueError, match="dout must have shape"):
+            backward(dout[:, :, :5], cache)
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    for forward, backward in list(POOL_STRATEGIES.values()):
+        out, cache = forward(x, pool_param)
+        with pytest.raises(ValueError, match="dout must have shape"):
+            backward(np.zeros((2, 3, 3, 2)), cache)
+
+
 def test_max_pool_reshape_needs_square_tiling_windows():
     with pytest.raises(ValueError, match="pool_height == pool_width == stride"):
         max_pool_forward_reshape(
