@@ -58,7 +58,8 @@ class Backend(NamedTuple):
     col2im: Callable[..., np.ndarray]  # (cols, N, C, H, W, fh, fw, pad, stride) -> x
     # (x, HH, WW, pad, stride, out=None) -> (C, HH, WW, N, H', W')
     im2col_6d: Callable[..., np.ndarray]
-    col2im_6d: Callable[..., np.ndarray]  # (cols, N, C, H, W, HH, WW, pad, stride) -> x
+    # (cols, N, C, H, W, HH, WW, pad, stride, out=None) -> x
+    col2im_6d: Callable[..., np.ndarray]
     window_max: Callable[..., tuple[np.ndarray, np.ndarray]]  # (R, K, P) -> max, argmax (R, P)
     window_scatter: Callable[..., np.ndarray]  # (dout (R, P), argmax (R, P), K) -> (R, K, P)
 
@@ -83,8 +84,8 @@ NUMPY_BACKEND = Backend(
         cols, (N, C, H, W), fh, fw, pad, stride
     ),
     im2col_6d=im2col_6d,
-    col2im_6d=lambda cols, N, C, H, W, HH, WW, pad, stride: col2im_6d(
-        cols, (N, C, H, W), pad, stride
+    col2im_6d=lambda cols, N, C, H, W, HH, WW, pad, stride, out=None: col2im_6d(
+        cols, (N, C, H, W), pad, stride, out
     ),
     window_max=_window_max_numpy,
     window_scatter=_window_scatter_numpy,
@@ -306,7 +307,7 @@ def conv_backward_strides(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarra
         dout_columns = dout_columns.reshape(n * P, F)
         dw_columns += cols.reshape(K, n * P) @ dout_columns
         dcols = np.matmul(w_rows.T, dout_columns.T, out=_view(dcols_buffer, K, n * P))
-        dx[chunk] = backend.col2im_6d(dcols.reshape(cols.shape), n, C, H, W, HH, WW, pad, stride)
+        backend.col2im_6d(dcols.reshape(cols.shape), n, C, H, W, HH, WW, pad, stride, out=dx[chunk])
     db = dout.sum(axis=(0, 2, 3))
     return dx, np.ascontiguousarray(dw_columns.T).reshape(w.shape), db
 

@@ -116,14 +116,19 @@ def im2col_6d(
 
 
 def col2im_6d(
-    cols: np.ndarray, x_shape: tuple[int, int, int, int], padding: int, stride: int
+    cols: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    padding: int,
+    stride: int,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sum window entries ``cols: (C, HH, WW, N, H', W')`` back into ``(N, C, H, W)``.
 
     The adjoint of ``im2col_6d``: ``cols[c, i, j, n, h, w]`` belongs to pixel
     (row h*stride + i, column w*stride + j) of channel c of sample n in the padded
-    image. The numpy counterpart of ``col2im_6d_cython``; one strided slice addition per
-    window offset (i, j).
+    image. ``out``: an optional array of shape x_shape, overwritten and returned. The
+    numpy counterpart of ``col2im_6d_cython``; one strided slice addition per window
+    offset (i, j).
     """
     N, C, H, W = x_shape
     _, HH, WW, _, H_out, W_out = cols.shape
@@ -134,4 +139,7 @@ def col2im_6d(
         rows = slice(i, i + stride * H_out, stride)
         for j in range(WW):
             x_padded[:, :, rows, j : j + stride * W_out : stride] += by_sample[:, :, i, j]
-    return x_padded[:, :, p : p + H, p : p + W]
+    if out is None:
+        return x_padded[:, :, p : p + H, p : p + W]
+    np.copyto(out, x_padded[:, :, p : p + H, p : p + W])
+    return out

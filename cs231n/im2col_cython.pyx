@@ -44,9 +44,9 @@ cdef _check_window(Py_ssize_t H, Py_ssize_t W, Py_ssize_t fh, Py_ssize_t fw,
         )
 
 
-cdef _check_cols_shape(cols, tuple expected):
-    if tuple(cols.shape[: len(expected)]) != expected:
-        raise ValueError(f"cols must have shape {expected}, got {tuple(cols.shape)}")
+cdef _check_cols_shape(array, tuple expected, str name="cols"):
+    if tuple(array.shape[: len(expected)]) != expected:
+        raise ValueError(f"{name} must have shape {expected}, got {tuple(array.shape)}")
 
 
 def im2col_cython(
@@ -191,20 +191,26 @@ def im2col_6d_cython(
 
 def col2im_6d_cython(
     const floating[:, :, :, :, :, ::1] cols, int N, int C, int H, int W,
-    int HH, int WW, int pad, int stride
+    int HH, int WW, int pad, int stride, out=None
 ):
     """Sum window entries ``cols: (C, HH, WW, N, H', W')`` back into ``(N, C, H, W)``.
 
     ``cols[c, i, j, n, h, w]`` belongs to row h*stride + i, column w*stride + j of
     channel c of sample n in the image padded by ``pad``; padding entries are dropped.
-    The adjoint of ``im2col_6d_cython``.
+    The adjoint of ``im2col_6d_cython``. ``out``: an optional C-contiguous
+    ``(N, C, H, W)`` array of cols' dtype, overwritten and returned instead of a new one.
     """
     cdef Py_ssize_t s = stride, p = pad
     _check_window(H, W, HH, WW, p, s)
     cdef Py_ssize_t H_out = _output_size(H, HH, p, s), W_out = _output_size(W, WW, p, s)
     _check_cols_shape(cols, (C, HH, WW, N, H_out, W_out))
     dtype = np.float32 if floating is float else np.float64
-    x_arr = np.zeros((N, C, H, W), dtype=dtype)
+    if out is None:
+        x_arr = np.zeros((N, C, H, W), dtype=dtype)
+    else:
+        _check_cols_shape(out, (N, C, H, W), "out")
+        x_arr = out
+        x_arr.fill(0)
     cdef floating[:, :, :, ::1] x = x_arr
     cdef floating *dst
     cdef const floating *src

@@ -474,6 +474,9 @@ def test_im2col_6d_layout_and_adjoint(rng, x_shape, fh, fw, pad, stride):
     assert np.isclose(np.vdot(cols6, c), np.vdot(x, col2im_6d(c, x_shape, pad, stride)))
     buffer = np.full(cols6.size + 5, np.nan)
     np.testing.assert_array_equal(im2col_6d(x, fh, fw, pad, stride, out=buffer), cols6)
+    out = np.full(x_shape, np.nan)
+    assert col2im_6d(c, x_shape, pad, stride, out=out) is out
+    np.testing.assert_array_equal(out, col2im_6d(c, x_shape, pad, stride))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -498,6 +501,11 @@ def test_cython_kernels_match_numpy(rng, x_shape, fh, fw, pad, stride, dtype):
     back6 = ext.col2im_6d_cython(c6, N, C, H, W, fh, fw, pad, stride)
     assert back6.dtype == dtype
     assert_close(back6, col2im_6d(c6.astype(np.float64), x_shape, pad, stride), dtype)
+    out = np.full(x_shape, np.nan, dtype=dtype)
+    assert ext.col2im_6d_cython(c6, N, C, H, W, fh, fw, pad, stride, out=out) is out
+    np.testing.assert_array_equal(out, back6)
+    buffer = np.full(cols6.size + 3, np.nan, dtype=dtype)
+    np.testing.assert_array_equal(ext.im2col_6d_cython(x, fh, fw, pad, stride, out=buffer), cols6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
