@@ -79,3 +79,15 @@ def conv_output_size(name: str, size: int, window: int, stride: int, pad: int = 
             f"of the stride"
         )
     return 1 + span // stride
+
+
+def check_pool_param(x: np.ndarray, pool_param: dict) -> tuple[int, int, int, int, int]:
+    """Validate max pooling of ``x: (N, C, H, W)`` (no padding); return the checked
+    (pool_height, pool_width, stride, H', W')."""
+    check_ndim("x", x, 4)
+    ph = check_positive_int("pool_param['pool_height']", pool_param.get("pool_height"))
+    pw = check_positive_int("pool_param['pool_width']", pool_param.get("pool_width"))
+    stride = check_positive_int("pool_param['stride']", pool_param.get("stride"))
+    H_out = conv_output_size("height", x.shape[2], ph, stride)
+    W_out = conv_output_size("width", x.shape[3], pw, stride)
+    return ph, pw, stride, H_out, W_out

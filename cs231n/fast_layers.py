@@ -40,7 +40,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cs231n._checks import check_ndim, check_positive_int, check_shape, conv_output_size
+from cs231n._checks import (
+    check_ndim,
+    check_pool_param,
+    check_positive_int,
+    check_shape,
+    conv_output_size,
+)
 from cs231n.im2col import col2im_6d, col2im_indices, im2col_6d, im2col_indices
 
 EXTENSION = "cs231n.im2col_cython"
@@ -357,17 +363,6 @@ def _pool_output_shape(cache: PoolCache) -> tuple[int, int, int, int]:
     return N, C, 1 + (H - cache.pool_height) // s, 1 + (W - cache.pool_width) // s
 
 
-def _pool_checks(x: np.ndarray, pool_param: dict) -> tuple[int, int, int, int, int]:
-    """Validate the pooling inputs; return (pool_height, pool_width, stride, H', W')."""
-    check_ndim("x", x, 4)
-    ph = check_positive_int("pool_param['pool_height']", pool_param.get("pool_height"))
-    pw = check_positive_int("pool_param['pool_width']", pool_param.get("pool_width"))
-    stride = check_positive_int("pool_param['stride']", pool_param.get("stride"))
-    H_out = conv_output_size("height", x.shape[2], ph, stride)
-    W_out = conv_output_size("width", x.shape[3], pw, stride)
-    return ph, pw, stride, H_out, W_out
-
-
 def max_pool_forward_reshape(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, PoolCache]:
     """Max pooling of non-overlapping windows that tile x, through a reshape.
 
@@ -377,7 +372,7 @@ def max_pool_forward_reshape(x: np.ndarray, pool_param: dict) -> tuple[np.ndarra
     Returns (out, cache): out (N, C, H', W'); the cache's argmax (N*C, H'*W') holds the
     offset i*pool_width + j of the first maximum of each window.
     """
-    ph, pw, stride, H_out, W_out = _pool_checks(x, pool_param)
+    ph, pw, stride, H_out, W_out = check_pool_param(x, pool_param)
     if not ph == pw == stride:
         raise ValueError(
             "the reshape strategy needs pool_height == pool_width == stride, got "
@@ -412,7 +407,7 @@ def max_pool_forward_im2col(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray
     Returns (out, cache): out (N, C, H', W'); the cache's argmax (N*C, H'*W') holds the
     offset i*pool_width + j of the first maximum of each window.
     """
-    ph, pw, stride, H_out, W_out = _pool_checks(x, pool_param)
+    ph, pw, stride, H_out, W_out = check_pool_param(x, pool_param)
     N, C, H, W = x.shape
     x = np.ascontiguousarray(x, dtype=_float_dtype(x))
     backend = get_backend()
@@ -442,7 +437,7 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, 
     Uses the reshape strategy when pool_height == pool_width == stride (the windows then
     tile x exactly), the im2col strategy otherwise.
     """
-    ph, pw, stride, _, _ = _pool_checks(x, pool_param)
+    ph, pw, stride, _, _ = check_pool_param(x, pool_param)
     if ph == pw == stride:
         return max_pool_forward_reshape(x, pool_param)
     return max_pool_forward_im2col(x, pool_param)

@@ -14,6 +14,7 @@ from cs231n._checks import (
     check_labels,
     check_mode,
     check_ndim,
+    check_pool_param,
     check_positive_int,
     check_shape,
     conv_output_size,
@@ -425,17 +426,6 @@ def conv_backward_naive(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...
     return dx, dw, db
 
 
-def _pool_sizes(x: np.ndarray, pool_param: dict) -> tuple[int, int, int, int, int]:
-    """Checked (pool_height, pool_width, stride, H', W') for pooling ``x: (N, C, H, W)``."""
-    check_ndim("x", x, 4)
-    ph = check_positive_int("pool_param['pool_height']", pool_param.get("pool_height"))
-    pw = check_positive_int("pool_param['pool_width']", pool_param.get("pool_width"))
-    stride = check_positive_int("pool_param['stride']", pool_param.get("stride"))
-    H_out = conv_output_size("height", x.shape[2], ph, stride)
-    W_out = conv_output_size("width", x.shape[3], pw, stride)
-    return ph, pw, stride, H_out, W_out
-
-
 def max_pool_forward_naive(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, tuple]:
     """Max pooling without padding, as a loop over output positions (vectorized over N, C).
 
@@ -447,7 +437,7 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray,
     Returns (out, cache): out (N, C, H', W') with H' = 1 + (H - pool_height) // stride;
     cache (x, pool_param).
     """
-    ph, pw, stride, H_out, W_out = _pool_sizes(x, pool_param)
+    ph, pw, stride, H_out, W_out = check_pool_param(x, pool_param)
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N, C = x.shape[:2]
     out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
@@ -468,7 +458,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
     Inputs: dout (N, C, H', W'); cache (x, pool_param). Returns dx (N, C, H, W).
     """
     x, pool_param = cache
-    ph, pw, stride, H_out, W_out = _pool_sizes(x, pool_param)
+    ph, pw, stride, H_out, W_out = check_pool_param(x, pool_param)
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N, C = x.shape[:2]
     dx = np.zeros_like(x, dtype=np.result_type(dout, x))
