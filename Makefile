@@ -23,8 +23,12 @@ data: install
 test: install
 	$(PY) -m pytest
 
+# The main job. Until the Q1-Q4 notebooks exist, scripts stand in for them: a fully
+# connected net (Q1-Q3) and the deeper numpy ConvNet (Q4) trained on CIFAR-10.
 run: data
 	$(PY) scripts/train_fc.py
+	$(PY) scripts/train_convnet.py
+	$(PY) scripts/run_notebooks.py
 
 bench: install
 	$(PY) benchmarks/run_all.py
