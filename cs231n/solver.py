@@ -112,6 +112,7 @@ class Solver:
         self.epoch = 0
         self.best_val_acc = 0.0
         self.best_params: dict[str, np.ndarray] = {}
+        self._best_bn_stats: list[dict[str, np.ndarray]] = []
         self.loss_history: list[float] = []
         self.train_acc_history: list[float] = []
         self.val_acc_history: list[float] = []
@@ -198,7 +199,8 @@ class Solver:
         return float(np.mean(y_pred == y))
 
     def train(self) -> None:
-        """Run the optimization, then put the best parameters back into ``model.params``."""
+        """Run the optimization, then put the best parameters back into ``model.params``
+        (and the batchnorm running statistics of that moment into ``model.bn_params``)."""
         num_train = self.X_train.shape[0]
         iterations_per_epoch = max(num_train // self.batch_size, 1)
         num_iterations = self.num_epochs * iterations_per_epoch
@@ -224,6 +226,12 @@ class Solver:
                 self._save_checkpoint()
 
         self.model.params.update({name: w.copy() for name, w in self.best_params.items()})
+        for bn_param, stats in zip(self._bn_params(), self._best_bn_stats, strict=True):
+            bn_param.update({key: value.copy() for key, value in stats.items()})
+
+    def _bn_params(self) -> list[dict]:
+        """The model's batchnorm parameter dicts (``model.bn_params``), if it has any."""
+        return list(getattr(self.model, "bn_params", None) or [])
 
     def _record_accuracies(self, start: float) -> None:
         """Append train and val accuracy; keep a copy of the parameters when val improves."""
@@ -239,3 +247,12 @@ class Solver:
         if val_acc > self.best_val_acc or not self.best_params:
             self.best_val_acc = val_acc
             self.best_params = {name: w.copy() for name, w in self.model.params.items()}
+            # The running statistics belong to the best model as much as its parameters.
+            self._best_bn_stats = [
+                {
+                    key: np.copy(value)
+                    for key, value in bn_param.items()
+                    if key.startswith("running_")
+                }
+                for bn_param in self._bn_params()
+            ]

@@ -197,6 +197,28 @@ def test_best_params_are_restored():
     assert solver.best_params["w"][0] == 6.0
 
 
+class BatchnormCounterModel(CounterModel):
+    """A CounterModel with one batchnorm parameter dict whose running mean records w."""
+
+    def __init__(self, reach) -> None:
+        super().__init__(reach)
+        self.bn_params = [{"mode": "train"}]
+
+    def loss(self, X, y=None):
+        if y is not None:
+            self.bn_params[0]["running_mean"] = self.params["w"].copy()
+        return super().loss(X, y)
+
+
+def test_batchnorm_running_statistics_are_restored_with_the_best_params():
+    model = BatchnormCounterModel(reach=lambda w: 1 - abs(w - 6) / 6)
+    counter_solver(model, num_train=4, batch_size=2, num_epochs=6).train()
+    # the best check came after the step taken at w = 5 (which set running_mean to 5)
+    assert model.params["w"][0] == 6.0
+    assert model.bn_params[0]["running_mean"][0] == 5.0
+    assert model.bn_params[0]["mode"] == "train"
+
+
 class InPlaceCounterModel(CounterModel):
     """Moves w by +1 in place inside ``loss`` and reports a zero gradient."""
 
