@@ -91,3 +91,21 @@ def check_pool_param(x: np.ndarray, pool_param: dict) -> tuple[int, int, int, in
     H_out = conv_output_size("height", x.shape[2], ph, stride)
     W_out = conv_output_size("width", x.shape[3], pw, stride)
     return ph, pw, stride, H_out, W_out
+
+
+def check_conv_param(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
+) -> tuple[int, int, int, int]:
+    """Validate a convolution of ``x: (N, C, H, W)`` with ``w: (F, C, HH, WW)`` and
+    ``b: (F,)``; return the checked (stride, pad, H', W')."""
+    check_ndim("x", x, 4)
+    check_ndim("w", w, 4)
+    _, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    check_shape("w", w, (None, C, None, None))
+    check_shape("b", b, (F,))
+    stride = check_positive_int("conv_param['stride']", conv_param.get("stride"))
+    pad = check_positive_int("conv_param['pad']", conv_param.get("pad"), minimum=0)
+    H_out = conv_output_size("height", H, HH, stride, pad)
+    W_out = conv_output_size("width", W, WW, stride, pad)
+    return stride, pad, H_out, W_out

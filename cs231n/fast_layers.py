@@ -41,11 +41,9 @@ from typing import NamedTuple
 import numpy as np
 
 from cs231n._checks import (
-    check_ndim,
+    check_conv_param,
     check_pool_param,
-    check_positive_int,
     check_shape,
-    conv_output_size,
 )
 from cs231n.im2col import col2im_6d, col2im_indices, im2col_6d, im2col_indices
 
@@ -157,23 +155,6 @@ class ConvCache(NamedTuple):
     pad: int
 
 
-def _conv_checks(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
-) -> tuple[int, int, int, int]:
-    """Validate the conv inputs; return (stride, pad, H', W')."""
-    check_ndim("x", x, 4)
-    check_ndim("w", w, 4)
-    _, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    check_shape("w", w, (None, C, None, None))
-    check_shape("b", b, (F,))
-    stride = check_positive_int("conv_param['stride']", conv_param.get("stride"))
-    pad = check_positive_int("conv_param['pad']", conv_param.get("pad"), minimum=0)
-    H_out = conv_output_size("height", H, HH, stride, pad)
-    W_out = conv_output_size("width", W, WW, stride, pad)
-    return stride, pad, H_out, W_out
-
-
 def _check_cache(cache: object, cls: type, strategies: tuple[str, ...]) -> None:
     if not isinstance(cache, cls) or cache.strategy not in strategies:
         raise ValueError(
@@ -208,7 +189,7 @@ def conv_forward_im2col(
     Returns (out, cache): out (N, F, H', W'), H' = 1 + (H + 2*pad - HH) // stride;
     cache a ``ConvCache`` holding the column matrix (C*HH*WW, H'*W'*N).
     """
-    stride, pad, H_out, W_out = _conv_checks(x, w, b, conv_param)
+    stride, pad, H_out, W_out = check_conv_param(x, w, b, conv_param)
     x, w, b = _as_float(x, w, b)
     N = x.shape[0]
     F, _, HH, WW = w.shape
@@ -260,7 +241,7 @@ def conv_forward_strides(
     Inputs, outputs and requirements as ``conv_forward_im2col``. Each chunk of n samples
     gives windows (C*HH*WW, n*H'*W'), columns in order (n, h', w'); the cache holds x.
     """
-    stride, pad, H_out, W_out = _conv_checks(x, w, b, conv_param)
+    stride, pad, H_out, W_out = check_conv_param(x, w, b, conv_param)
     x, w, b = _as_float(x, w, b)
     N = x.shape[0]
     F, _, HH, WW = w.shape

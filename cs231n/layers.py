@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 
 from cs231n._checks import (
+    check_conv_param,
     check_labels,
     check_mode,
     check_ndim,
     check_pool_param,
     check_positive_int,
     check_shape,
-    conv_output_size,
 )
 
 # Marker lines delimit the code a student writes; the release tool replaces what lies
@@ -374,16 +374,9 @@ def conv_forward_naive(
     - out: (N, F, H', W') with H' = 1 + (H + 2*pad - HH) // stride, W' likewise
     - cache: (x, w, conv_param), the inputs as given
     """
-    check_ndim("x", x, 4)
-    check_ndim("w", w, 4)
-    N, C, H, W = x.shape
+    stride, pad, H_out, W_out = check_conv_param(x, w, b, conv_param)
+    N = x.shape[0]
     F, _, HH, WW = w.shape
-    check_shape("w", w, (None, C, None, None))
-    check_shape("b", b, (F,))
-    stride = check_positive_int("conv_param['stride']", conv_param.get("stride"))
-    pad = check_positive_int("conv_param['pad']", conv_param.get("pad"), minimum=0)
-    H_out = conv_output_size("height", H, HH, stride, pad)
-    W_out = conv_output_size("width", W, WW, stride, pad)
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     out = np.empty((N, F, H_out, W_out), dtype=np.result_type(x, w))
