@@ -2,7 +2,7 @@
 
     python tools/collect_submission.py [--out a2_code_submission.zip]
 
-The zip holds every ``cs231n/**/*.py`` and ``*.pyx`` file and the top-level notebooks,
+The zip holds every ``cs231n/**/*.py`` and ``*.pyx`` file and every top-level notebook,
 with paths relative to the repository root. Notebooks must have been run (a notebook
 without any outputs gets a warning: graders read your results from them). The zip is
 written to a temporary file and moved into place, so an interrupted run never leaves a
@@ -20,14 +20,6 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = [
-    "FullyConnectedNets.ipynb",
-    "BatchNormalization.ipynb",
-    "Dropout.ipynb",
-    "ConvolutionalNetworks.ipynb",
-    "PyTorch.ipynb",
-    "TensorFlow.ipynb",
-]
 EXCLUDED_DIRS = {"__pycache__", "datasets", "build"}
 
 
@@ -38,7 +30,7 @@ def submission_files(root: Path) -> list[Path]:
         for p in root.glob("cs231n/**/*")
         if p.suffix in (".py", ".pyx") and not EXCLUDED_DIRS & set(p.relative_to(root).parts)
     ]
-    notebooks = [root / n for n in NOTEBOOKS if (root / n).exists()]
+    notebooks = list(root.glob("*.ipynb"))
     return sorted(p.relative_to(root) for p in code + notebooks)
 
 
