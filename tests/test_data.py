@@ -342,11 +342,22 @@ def test_folder_from_environment_is_used_in_place(fake, tmp_path, monkeypatch, c
     dest = tmp_path / "dest"
     assert fetch.ensure_cifar10(dest) == fake[0]
     assert not dest.exists()
-    assert str(fake[0]) in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert str(fake[0]) in out
+    assert "7 of the 7 files differ from the official release" in out
 
     (fake[0] / "data_batch_5").unlink()
     with pytest.raises(FileNotFoundError, match="data_batch_5"):
         fetch.ensure_cifar10(dest)
+
+
+def test_files_unlike_official(fake, monkeypatch):
+    assert set(fetch.files_unlike_official(fake[0])) == set(fetch.OFFICIAL_FILE_MD5)
+    ours = {name: fetch._md5_of_file(fake[0] / name) for name in fetch.OFFICIAL_FILE_MD5}
+    monkeypatch.setattr(fetch, "OFFICIAL_FILE_MD5", ours)
+    assert fetch.files_unlike_official(fake[0]) == []
+    (fake[0] / "test_batch").write_bytes(b"changed")
+    assert fetch.files_unlike_official(fake[0]) == ["test_batch"]
 
 
 def test_environment_naming_nothing_useful(tmp_path, monkeypatch, no_network):

@@ -44,6 +44,16 @@ from cs231n.data_utils import CIFAR10_ENV_VAR, FIX_HINT, check_cifar10_dir
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+# MD5 of each file of the official archive, once extracted.
+OFFICIAL_FILE_MD5 = {
+    "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
 MD5_ENV_VAR = "CS231N_CIFAR10_MD5"
 FOLDER = "cifar-10-batches-py"
 DATASETS_DIR = Path(__file__).resolve().parent
@@ -64,6 +74,7 @@ def ensure_cifar10(dest_dir: str | os.PathLike | None = None) -> Path:
         folder = Path(source).expanduser()
         check_cifar10_dir(folder)
         print(f"Using CIFAR-10 in place at {folder} (from {CIFAR10_ENV_VAR}).")
+        _note_unofficial(folder)
         return folder
 
     dest = Path(dest_dir).expanduser() if dest_dir is not None else DATASETS_DIR
@@ -114,6 +125,23 @@ def _check_existing(target: Path) -> None:
             f"{target} exists but is not a valid CIFAR-10 copy ({_reason(e)}). "
             "Remove it yourself and run this again."
         ) from e
+
+
+def files_unlike_official(folder: str | os.PathLike) -> list[str]:
+    """Names of the files of a CIFAR-10 folder whose MD5 differs from the official release's
+    (a re-encoded or re-pickled copy): its accuracies need not match published figures."""
+    folder = Path(folder)
+    return [n for n, md5 in OFFICIAL_FILE_MD5.items() if _md5_of_file(folder / n) != md5]
+
+
+def _note_unofficial(folder: Path) -> None:
+    differing = files_unlike_official(folder)
+    if differing:
+        print(
+            f"Note: {len(differing)} of the {len(OFFICIAL_FILE_MD5)} files differ from the "
+            f"official release ({', '.join(differing)}): this copy was re-encoded or re-pickled, "
+            "so accuracies may differ from published figures."
+        )
 
 
 def _reason(error: Exception) -> str:
