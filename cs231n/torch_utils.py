@@ -447,8 +447,8 @@ class FastRecipe:
     test-time augmentation level of ``predict``. ``bf16``: autocast to bfloat16.
     """
 
-    widths: tuple[int, int, int] = (64, 256, 256)
-    epochs: int = 8
+    widths: tuple[int, int, int] = (48, 192, 192)
+    epochs: int = 9
     batch_size: int = 500
     lr: float = 0.64
     bias_lr_scale: float = 64.0
@@ -461,7 +461,6 @@ class FastRecipe:
     whiten_bias_epochs: int = 3
     tta: int = 2
     bf16: bool = True
-    lookahead: bool = False
 
     @classmethod
     def for_device(cls, device: torch.device) -> FastRecipe:
@@ -544,18 +543,6 @@ def train_fast(
     def freeze_whitening_bias(epoch: int) -> None:
         model.whiten.bias.requires_grad_(epoch < recipe.whiten_bias_epochs)
 
-    slow = [t.detach().clone() for t in model.state_dict().values() if t.is_floating_point()]
-
-    def lookahead(step: int) -> None:
-        if not recipe.lookahead or (step % 5 and step != total_steps):
-            return
-        decay = 0.95**5 * (step / total_steps) ** 3 if step < total_steps else 1.0
-        fast = [t for t in model.state_dict().values() if t.is_floating_point()]
-        with torch.no_grad():
-            for s, f in zip(slow, fast, strict=True):
-                s.lerp_(f, 1 - decay)
-                f.copy_(s)
-
     history = train(
         model,
         optimizer,
@@ -568,7 +555,6 @@ def train_fast(
         scheduler=scheduler,
         autocast_dtype=torch.bfloat16 if recipe.bf16 else None,
         on_epoch_start=freeze_whitening_bias,
-        after_step=lookahead,
         progress=progress,
     )
     model.eval()
