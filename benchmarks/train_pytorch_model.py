@@ -3,10 +3,14 @@
 Runs the notebook's code path: ``FastRecipe.for_device`` (the CPU recipe, or the GPU one when
 CUDA is available), ``train_fast`` on the first 49,000 training images (the last 1,000 are the
 validation set), then the test accuracy on the 10,000 test images with the recipe's test-time
-augmentation. The target is 90% within 12 minutes on the course's 2-core CPU machine.
+augmentation. The goal is 90% within 12 minutes on the course's 2-core CPU machine (see
+PyTorch.ipynb, Part IV, for what it reaches on that machine's copy of CIFAR-10).
+
+``--set FIELD=VALUE`` changes one field of the recipe (repeatable), for comparing recipes:
 
     CS231N_CIFAR10=/path/to/cifar-10-batches-py python benchmarks/train_pytorch_model.py
     python benchmarks/train_pytorch_model.py --epochs 4 --seed 1 --threads 2 --cpu
+    python benchmarks/train_pytorch_model.py --set widths=64,256,256 --set epochs=8 --set lr=0.4
 """
 
 from __future__ import annotations
@@ -22,6 +26,26 @@ from _timing import cores
 from cs231n import torch_utils as tu
 
 
+def with_settings(recipe: tu.FastRecipe, settings: list[str]) -> tu.FastRecipe:
+    """``recipe`` with each ``FIELD=VALUE`` of ``settings`` applied (a tuple as ``a,b,c``)."""
+    fields = {f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe)}
+    changes = {}
+    for setting in settings:
+        name, sep, text = setting.partition("=")
+        if not sep or name not in fields:
+            raise SystemExit(f"--set wants FIELD=VALUE with FIELD one of {', '.join(fields)}")
+        current = fields[name]
+        if isinstance(current, bool):
+            if text not in ("True", "False"):
+                raise SystemExit(f"--set {name} wants True or False, got {text!r}")
+            changes[name] = text == "True"
+        elif isinstance(current, tuple):
+            changes[name] = tuple(type(current[0])(v) for v in text.split(","))
+        else:
+            changes[name] = type(current)(text)
+    return dataclasses.replace(recipe, **changes)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
@@ -29,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--cpu", action="store_true", help="use the CPU even if CUDA is available")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="change the recipe"
+    )
     args = parser.parse_args(argv)
 
     if args.threads is not None:
@@ -37,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = tu.FastRecipe.for_device(device)
     if args.epochs is not None:
         recipe = dataclasses.replace(recipe, epochs=args.epochs)
+    recipe = with_settings(recipe, args.set)
     print(f"device: {tu.describe_device(device)}; {cores()} cores; torch {torch.__version__}")
     print(recipe, flush=True)
 

@@ -428,6 +428,21 @@ def test_train_fast_runs_end_to_end() -> None:
     assert all(torch.equal(before[k], data[k]) for k in data)
 
 
+def test_benchmark_recipe_settings() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import train_pytorch_model as bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    recipe = bench.with_settings(
+        tu.FastRecipe(), ["widths=64,256,256", "epochs=8", "lr=0.4", "bf16=False"]
+    )
+    assert recipe == tu.FastRecipe(widths=(64, 256, 256), epochs=8, lr=0.4, bf16=False)
+    for bad in ("nope=1", "epochs", "bf16=yes"):
+        with pytest.raises(SystemExit, match="--set"):
+            bench.with_settings(tu.FastRecipe(), [bad])
+
+
 # ------------------------------------------------------------------------------ notebooks
 
 
