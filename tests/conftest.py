@@ -1,6 +1,10 @@
-"""Shared test helpers: the notebooks' agreement measure and numpy <-> torch bridges."""
+"""Shared test helpers: the notebooks' agreement measure, numpy <-> torch bridges, and reading
+executed notebooks."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +27,19 @@ def tt(a: np.ndarray, grad: bool = True) -> torch.Tensor:
 def tn(t: torch.Tensor) -> np.ndarray:
     """A torch tensor (or its .grad) as a numpy array."""
     return t.detach().numpy()
+
+
+def executed_cells_and_stdout(notebook: Path) -> tuple[list[dict], str]:
+    """The cells of an executed notebook and everything its code cells printed to stdout."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    text = "".join(
+        "".join(out.get("text", ""))
+        for cell in cells
+        if cell["cell_type"] == "code"
+        for out in cell.get("outputs", [])
+        if out["output_type"] == "stream" and out["name"] == "stdout"
+    )
+    return cells, text
 
 
 @pytest.fixture

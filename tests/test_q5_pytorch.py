@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import executed_cells_and_stdout
 from torch import nn
 
 from cs231n import torch_utils as tu
@@ -503,15 +504,7 @@ def executed(tmp_path_factory) -> tuple[list[dict], str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CS231N_CIFAR10", str(resolve_cifar10_dir()))  # the kernel inherits it
         output = run_notebook(NOTEBOOK.name, out_dir, quick=True)
-    cells = json.loads(output.read_text())["cells"]
-    text = "".join(
-        "".join(out.get("text", ""))
-        for cell in cells
-        if cell["cell_type"] == "code"
-        for out in cell.get("outputs", [])
-        if out["output_type"] == "stream" and out["name"] == "stdout"
-    )
-    return cells, text
+    return executed_cells_and_stdout(output)
 
 
 @pytest.mark.slow

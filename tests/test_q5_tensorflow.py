@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import executed_cells_and_stdout
 
 from cs231n.data_utils import resolve_cifar10_dir
 
@@ -263,15 +264,7 @@ def executed(tmp_path_factory, tf) -> tuple[list[dict], str]:
             kernel_name="python3",
             progress_bar=False,
         )
-    cells = json.loads(output.read_text())["cells"]
-    text = "".join(
-        "".join(out.get("text", ""))
-        for cell in cells
-        if cell["cell_type"] == "code"
-        for out in cell["outputs"]
-        if out["output_type"] == "stream" and out["name"] == "stdout"
-    )
-    return cells, text
+    return executed_cells_and_stdout(output)
 
 
 @pytest.mark.slow
