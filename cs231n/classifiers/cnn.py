@@ -151,6 +151,11 @@ class DeepConvNet:
 
     Example: ``DeepConvNet(stage_filters=[[32], [64], [128]])`` is conv32-pool-conv64-pool-
     conv128-pool-affine.
+
+    Data augmentation lives here too, so that the Solver trains the model itself and sees
+    all of it (``params`` and ``bn_params``): with ``flip_prob`` > 0, ``loss(X, y)`` mirrors
+    each training image left-right with that probability (its label unchanged); ``loss(X)``
+    never augments.
     """
 
     def __init__(
@@ -164,6 +169,7 @@ class DeepConvNet:
         reg: float = 0.0,
         dtype: type = np.float32,
         seed: int | None = None,
+        flip_prob: float = 0.0,
     ) -> None:
         """Inputs:
         - input_dim: (C, H, W) of one input image
@@ -177,7 +183,10 @@ class DeepConvNet:
           (Kaiming) initialization, std sqrt(2 / fan_in) for each layer
         - reg: L2 regularization strength on the weights W1..WL
         - dtype: numpy float type of all parameters and computations
-        - seed: seeds the initialization (a fresh generator: numpy's global RNG is untouched)
+        - seed: seeds the initialization and the flips (one fresh generator: numpy's global
+          RNG is untouched)
+        - flip_prob: probability, in [0, 1], of mirroring each training image left-right in
+          ``loss(X, y)``; 0 means no augmentation
         """
         C, H, W = _check_input_dim(input_dim)
         if not stage_filters or any(len(stage) == 0 for stage in stage_filters):
@@ -196,12 +205,20 @@ class DeepConvNet:
                 f"dropout_keep_ratio (keep probability) must be in (0, 1], "
                 f"got {dropout_keep_ratio!r}"
             )
+        if isinstance(flip_prob, bool) or not isinstance(flip_prob, (int, float, np.floating)):
+            raise ValueError(f"flip_prob must be a number in [0, 1], got {flip_prob!r}")
+        if not 0 <= flip_prob <= 1:
+            raise ValueError(
+                f"flip_prob (probability of mirroring a training image) must be in [0, 1], "
+                f"got {flip_prob!r}"
+            )
         for _ in stage_filters:  # each stage's pool must tile the image, halving it
             H = conv_output_size("height", H, 2, 2)
             W = conv_output_size("width", W, 2, 2)
 
         self.reg = reg
         self.dtype = dtype
+        self.flip_prob = float(flip_prob)
         self.num_conv_layers = len(filters)
         self.num_layers = len(filters) + len(hidden) + 1
         # Layer i's index within its stage tells whether a pool follows it.
@@ -227,6 +244,14 @@ class DeepConvNet:
             if i < self.num_layers:
                 self.params[f"gamma{i}"] = np.ones(fan_out, dtype=dtype)
                 self.params[f"beta{i}"] = np.zeros(fan_out, dtype=dtype)
+        # The flips continue the same generator, so flip_prob does not change the weights.
+        self.flip_rng = rng
+
+    def augment(self, X: np.ndarray) -> np.ndarray:
+        """A new (N, C, H, W) array: X with each image mirrored left-right (along W) with
+        probability ``flip_prob``, drawn from ``flip_rng``. X itself is untouched."""
+        flip = self.flip_rng.random(len(X)) < self.flip_prob
+        return np.where(flip[:, None, None, None], X[..., ::-1], X)
 
     def _layer(self, i: int) -> tuple[np.ndarray, ...]:
         """Layer i's (W, b, gamma, beta, bn_param); the last layer has no batchnorm."""
@@ -245,11 +270,14 @@ class DeepConvNet:
         - y: (N,) integer labels in [0, num_classes), or None
 
         With y None the net runs in test mode (batchnorm on its running statistics,
-        dropout off) and returns scores (N, num_classes). Otherwise it runs in train mode
-        and returns (loss, grads): the softmax loss plus ``0.5 * reg * sum(W**2)`` over
-        every weight, and the gradient of each parameter keyed like ``params``.
+        dropout off, no flips) and returns scores (N, num_classes). Otherwise it runs in
+        train mode on ``augment(X)`` when ``flip_prob`` > 0, and returns (loss, grads): the
+        softmax loss plus ``0.5 * reg * sum(W**2)`` over every weight, and the gradient of
+        each parameter keyed like ``params``.
         """
         X = np.asarray(X).astype(self.dtype, copy=False)
+        if y is not None and self.flip_prob > 0:
+            X = self.augment(X)
         mode = "test" if y is None else "train"
         for bn_param in self.bn_params:
             bn_param["mode"] = mode
