@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install data test run bench lint format clean
+.PHONY: install data test run bench lint format clean release pdf-deps
 
 # (Re)install when requirements or build files change; the editable install also
 # compiles the Cython extension.
@@ -43,3 +43,18 @@ format: install
 
 clean:
 	rm -rf build *.egg-info cs231n/*.so cs231n/im2col_cython.c .pytest_cache
+
+# The student starter kit, derived from this solution (tools/release.py); STARTER=DIR to choose
+# where (an existing non-empty folder is replaced).
+STARTER ?= build/starter
+release:
+	$(PYTHON) -m tools.release $(STARTER) --force
+
+# The PDF engine of collectSubmission.sh: nbconvert and pypdf (pinned in requirements.txt) and
+# headless Chromium from the system's packages (Debian/Ubuntu; needs root or sudo).
+pdf-deps: install
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
