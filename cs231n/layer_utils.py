@@ -51,12 +51,12 @@ def affine_relu_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np
     Inputs: x (N, d_1, ..., d_k); w (D, M); b (M,).
     Returns (out, cache): out (N, M); cache (affine cache, relu cache).
     """
+    # TODO: write the forward pass: out, fc_cache and relu_cache (affine_forward, relu_forward).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     a, fc_cache = affine_forward(x, w, b)
     out, relu_cache = relu_forward(a)
-    cache = (fc_cache, relu_cache)
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
-    return out, cache
+    return out, (fc_cache, relu_cache)
 
 
 def affine_relu_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
@@ -65,8 +65,9 @@ def affine_relu_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ..
     Inputs: dout (N, M); cache from the forward pass.
     Returns (dx, dw, db): dx shaped like x, dw (D, M), db (M,).
     """
-    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     fc_cache, relu_cache = cache
+    # TODO: write the backward pass: dx, dw, db (relu_backward, affine_backward).
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     da = relu_backward(dout, relu_cache)
     dx, dw, db = affine_backward(da, fc_cache)
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
@@ -96,6 +97,8 @@ def affine_norm_relu_dropout_forward(
     None, relu cache, dropout cache or None).
     """
     check_normalization(normalization)
+    # TODO: write the forward pass: out, fc_cache, norm_cache, relu_cache and
+    # dropout_cache (norm_cache and dropout_cache stay None without that layer).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     out, fc_cache = affine_forward(x, w, b)
     norm_cache = dropout_cache = None
@@ -106,9 +109,8 @@ def affine_norm_relu_dropout_forward(
     out, relu_cache = relu_forward(out)
     if dropout_param is not None:
         out, dropout_cache = dropout_forward(out, dropout_param)
-    cache = (normalization, fc_cache, norm_cache, relu_cache, dropout_cache)
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
-    return out, cache
+    return out, (normalization, fc_cache, norm_cache, relu_cache, dropout_cache)
 
 
 def affine_norm_relu_dropout_backward(
@@ -120,8 +122,10 @@ def affine_norm_relu_dropout_backward(
     Returns (dx, dw, db, dgamma, dbeta): dx shaped like x, dw (D, M), db (M,), and
     dgamma, dbeta (M,), which are None when the layer has no normalization.
     """
-    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     normalization, fc_cache, norm_cache, relu_cache, dropout_cache = cache
+    # TODO: write the backward pass: dx, dw, db, and dgamma, dbeta (None without
+    # a normalization), going through the layers in reverse order.
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     dgamma = dbeta = None
     if dropout_cache is not None:
         dout = dropout_backward(dout, dropout_cache)
@@ -148,6 +152,8 @@ def conv_relu_forward(
     Inputs: x (N, C, H, W); w (F, C, HH, WW); b (F,); conv_param 'stride', 'pad'.
     Returns (out, cache): out (N, F, H', W'); cache (conv cache, relu cache).
     """
+    # TODO: write the forward pass: out, conv_cache and relu_cache (conv_forward_fast and
+    # relu_forward).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
     out, relu_cache = relu_forward(a)
@@ -158,6 +164,7 @@ def conv_relu_forward(
 def conv_relu_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
     """Backward pass of ``conv_relu_forward``: dout (N, F, H', W') -> (dx, dw, db)."""
     conv_cache, relu_cache = cache
+    # TODO: write the backward pass: dx, dw, db.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     da = relu_backward(dout, relu_cache)
     dx, dw, db = conv_backward_fast(da, conv_cache)
@@ -181,6 +188,7 @@ def conv_bn_relu_forward(
     Returns (out, cache): out (N, F, H', W'); cache (conv cache, batchnorm cache,
     relu cache).
     """
+    # TODO: write the forward pass: out, conv_cache, bn_cache and relu_cache.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
     an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
@@ -193,6 +201,7 @@ def conv_bn_relu_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, .
     """Backward pass of ``conv_bn_relu_forward``: dout (N, F, H', W') ->
     (dx, dw, db, dgamma, dbeta)."""
     conv_cache, bn_cache, relu_cache = cache
+    # TODO: write the backward pass: dx, dw, db, dgamma, dbeta.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     dan = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)
@@ -211,6 +220,7 @@ def conv_relu_pool_forward(
     Returns (out, cache): out (N, F, H'', W'') after pooling; cache (conv cache,
     relu cache, pool cache).
     """
+    # TODO: write the forward pass: out, conv_cache, relu_cache and pool_cache.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
     s, relu_cache = relu_forward(a)
@@ -222,6 +232,7 @@ def conv_relu_pool_forward(
 def conv_relu_pool_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
     """Backward pass of ``conv_relu_pool_forward``: dout (N, F, H'', W'') -> (dx, dw, db)."""
     conv_cache, relu_cache, pool_cache = cache
+    # TODO: write the backward pass: dx, dw, db.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     ds = max_pool_backward_fast(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
@@ -246,6 +257,8 @@ def conv_bn_relu_pool_forward(
     'stride'. Returns (out, cache): out (N, F, H'', W'') after pooling; cache
     (conv-bn-relu cache, pool cache).
     """
+    # TODO: write the forward pass: out, cbr_cache (conv_bn_relu_forward's cache) and
+    # pool_cache.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     s, cbr_cache = conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param)
     out, pool_cache = max_pool_forward_fast(s, pool_param)
@@ -257,6 +270,7 @@ def conv_bn_relu_pool_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarr
     """Backward pass of ``conv_bn_relu_pool_forward``: dout (N, F, H'', W'') ->
     (dx, dw, db, dgamma, dbeta)."""
     cbr_cache, pool_cache = cache
+    # TODO: write the backward pass: dx, dw, db, dgamma, dbeta.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     ds = max_pool_backward_fast(dout, pool_cache)
     dx, dw, db, dgamma, dbeta = conv_bn_relu_backward(ds, cbr_cache)

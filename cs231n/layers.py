@@ -49,6 +49,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
             f"got x.shape {x.shape}"
         )
     check_shape("b", b, (M,))
+    # TODO: write the forward pass: out (N, M), with each row of x flattened to D values.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     out = x.reshape(x.shape[0], D) @ w + b
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
@@ -65,6 +66,7 @@ def affine_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
     Returns (dx, dw, db): dx shaped like x (N, d_1, ..., d_k), dw (D, M), db (M,).
     """
     x, w = cache
+    # TODO: write the backward pass: dx (shaped like x), dw (D, M) and db (M,).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     x2d = x.reshape(x.shape[0], -1)
     dx = (dout @ w.T).reshape(x.shape)
@@ -79,6 +81,7 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     x: any shape. Returns (out, cache): out shaped like x; cache is x.
     """
+    # TODO: write the forward pass: out = max(0, x), elementwise.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     out = np.maximum(x, 0)
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
@@ -88,6 +91,7 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """Backward pass of ``relu_forward``. dout and cache (the input x) share a shape."""
     x = cache
+    # TODO: write the backward pass: dx is dout where x > 0 and 0 elsewhere.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     dx = dout * (x > 0)
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
@@ -111,6 +115,8 @@ def softmax_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     check_ndim("x", x, 2)
     N, C = x.shape
     check_labels(y, N, C)
+    # TODO: write the loss and its gradient: loss (mean over the N rows) and dx (N, C).
+    # Subtract each row's maximum score first, so that huge scores do not overflow.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     shifted = x - x.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -134,6 +140,7 @@ def svm_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     check_ndim("x", x, 2)
     N, C = x.shape
     check_labels(y, N, C)
+    # TODO: write the loss and its gradient: loss (mean over the N rows) and dx (N, C).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     rows = np.arange(N)
     margins = np.maximum(0, x - x[rows, y][:, None] + 1)
@@ -159,11 +166,14 @@ def _normalize_backward(
     Mean and (biased) variance are taken over ``axis``; ``std`` keeps those axes as size 1
     (or broadcasts against them). Shared by the batch, layer and group norms.
     """
+    # TODO: write the closed-form gradient: dx shaped like dxhat, from the means of
+    # dxhat and of dxhat * xhat over axis (see the docstring).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     mean_dxhat = dxhat.mean(axis=axis, keepdims=True)
     mean_dxhat_xhat = (dxhat * xhat).mean(axis=axis, keepdims=True)
-    return (dxhat - mean_dxhat - xhat * mean_dxhat_xhat) / std
+    dx = (dxhat - mean_dxhat - xhat * mean_dxhat_xhat) / std
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+    return dx
 
 
 def batchnorm_forward(
@@ -197,6 +207,9 @@ def batchnorm_forward(
     momentum = bn_param.get("momentum", 0.9)
     running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
     running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+    # TODO: write the forward pass: out, plus xhat, xc and std for the cache.
+    # Train mode: batch mean and biased variance, and update running_mean and
+    # running_var; test mode: normalize with the running statistics, xc = None.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     if mode == "train":
         mean = x.mean(axis=0)
@@ -211,11 +224,10 @@ def batchnorm_forward(
         std = np.sqrt(running_var + eps)
         xhat = (x - running_mean) / std
     out = gamma * xhat + beta
-    cache = (xhat, xc, std, gamma)
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     bn_param["running_mean"] = running_mean
     bn_param["running_var"] = running_var
-    return out, cache
+    return out, (xhat, xc, std, gamma)
 
 
 def batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
@@ -225,6 +237,8 @@ def batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]
     Returns (dx, dgamma, dbeta): dx (N, D), dgamma (D,), dbeta (D,).
     """
     xhat, xc, std, gamma = cache
+    # TODO: write the backward pass node by node: dx, dgamma, dbeta, going back
+    # through xhat = xc / std, std = sqrt(var + eps) and xc = x - mean.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N = dout.shape[0]
     dbeta = dout.sum(axis=0)
@@ -252,6 +266,8 @@ def batchnorm_backward_alt(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, 
     Returns (dx, dgamma, dbeta): dx (N, D), dgamma (D,), dbeta (D,).
     """
     xhat, _, std, gamma = cache
+    # TODO: write the backward pass in closed form: dx, dgamma, dbeta (see the
+    # docstring; _normalize_backward computes the dx part).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     dbeta = dout.sum(axis=0)
     dgamma = (dout * xhat).sum(axis=0)
@@ -276,6 +292,8 @@ def layernorm_forward(
     check_shape("gamma", gamma, (D,))
     check_shape("beta", beta, (D,))
     eps = ln_param.get("eps", 1e-5)
+    # TODO: write the forward pass: out, plus xhat (N, D) and std (N, 1) for the cache,
+    # each row normalized over its D features.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     xc = x - x.mean(axis=1, keepdims=True)
     std = np.sqrt((xc**2).mean(axis=1, keepdims=True) + eps)
@@ -292,6 +310,7 @@ def layernorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]
     Returns (dx, dgamma, dbeta): dx (N, D), dgamma (D,), dbeta (D,).
     """
     xhat, std, gamma = cache
+    # TODO: write the backward pass: dx, dgamma, dbeta.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     dbeta = dout.sum(axis=0)
     dgamma = (dout * xhat).sum(axis=0)
@@ -326,6 +345,9 @@ def dropout_forward(x: np.ndarray, dropout_param: dict) -> tuple[np.ndarray, tup
     mode = check_mode("dropout_param", dropout_param.get("mode"))
     if "seed" in dropout_param:
         np.random.seed(dropout_param["seed"])  # noqa: NPY002 (global RNG by contract)
+    # TODO: write the forward pass: out and mask. Train mode: keep each unit with
+    # probability p and scale the kept ones by 1 / p (mask holds that scaled keep
+    # mask); test mode: out is a copy of x and mask is None.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     if mode == "train":
         mask = (np.random.rand(*x.shape) < p) / p  # noqa: NPY002
@@ -340,6 +362,7 @@ def dropout_forward(x: np.ndarray, dropout_param: dict) -> tuple[np.ndarray, tup
 def dropout_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """Backward pass of inverted dropout. dout: shaped like the forward's x."""
     dropout_param, mask = cache
+    # TODO: write the backward pass: dx (through the mask in train mode; dout in test mode).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     if dropout_param["mode"] == "train":
         dx = (dout * mask).astype(dout.dtype, copy=False)
@@ -377,6 +400,8 @@ def conv_forward_naive(
     stride, pad, H_out, W_out = check_conv_param(x, w, b, conv_param)
     N = x.shape[0]
     F, _, HH, WW = w.shape
+    # TODO: write the forward pass: out (N, F, H_out, W_out), looping over the output
+    # positions of the zero-padded input.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     out = np.empty((N, F, H_out, W_out), dtype=np.result_type(x, w))
@@ -400,6 +425,7 @@ def conv_backward_naive(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...
     """
     x, w, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
+    # TODO: write the backward pass: dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     _, _, HH, WW = w.shape
     _, _, H_out, W_out = dout.shape
@@ -431,6 +457,7 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray,
     cache (x, pool_param).
     """
     ph, pw, stride, H_out, W_out = check_pool_param(x, pool_param)
+    # TODO: write the forward pass: out (N, C, H_out, W_out), the maximum of each window.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N, C = x.shape[:2]
     out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
@@ -452,6 +479,8 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """
     x, pool_param = cache
     ph, pw, stride, H_out, W_out = check_pool_param(x, pool_param)
+    # TODO: write the backward pass: dx, each window's gradient going to the first
+    # position (row-major) of its maximum.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N, C = x.shape[:2]
     dx = np.zeros_like(x, dtype=np.result_type(dout, x))
@@ -483,6 +512,8 @@ def spatial_batchnorm_forward(
     C = x.shape[1]
     check_shape("gamma", gamma, (C,))
     check_shape("beta", beta, (C,))
+    # TODO: write the forward pass: out and cache, by viewing x as (N*H*W, C) rows
+    # for batchnorm_forward.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N, _, H, W = x.shape
     rows = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)
@@ -498,6 +529,7 @@ def spatial_batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarr
     Inputs: dout (N, C, H, W); cache from the forward pass (train mode).
     Returns (dx, dgamma, dbeta): dx (N, C, H, W), dgamma (C,), dbeta (C,).
     """
+    # TODO: write the backward pass: dx, dgamma, dbeta, reshaping as in the forward pass.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N, C, H, W = dout.shape
     drows = dout.transpose(0, 2, 3, 1).reshape(N * H * W, C)
@@ -530,6 +562,8 @@ def spatial_groupnorm_forward(
     if C % G:
         raise ValueError(f"G must divide the number of channels C = {C}, got G = {G}")
     eps = gn_param.get("eps", 1e-5)
+    # TODO: write the forward pass: out, plus xhat (N, C, H, W) and std (N, G, 1) for
+    # the cache.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     groups = x.reshape(N, G, -1)
     xc = groups - groups.mean(axis=2, keepdims=True)
@@ -547,6 +581,7 @@ def spatial_groupnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarr
     Returns (dx, dgamma, dbeta): dx (N, C, H, W), dgamma and dbeta (1, C, 1, 1).
     """
     xhat, std, gamma, G = cache
+    # TODO: write the backward pass: dx, dgamma and dbeta (both (1, C, 1, 1)).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     N = dout.shape[0]
     dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)

@@ -32,6 +32,7 @@ def sgd(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.n
     """
     config = _start(w, dw, config)
     config.setdefault("learning_rate", 1e-2)
+    # TODO: write the update rule: next_w.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     next_w = w - config["learning_rate"] * dw
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
@@ -52,6 +53,7 @@ def sgd_momentum(
     config.setdefault("learning_rate", 1e-2)
     config.setdefault("momentum", 0.9)
     config.setdefault("velocity", np.zeros_like(w))
+    # TODO: write the update rule: next_w, and the new velocity into config["velocity"].
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     v = config["momentum"] * config["velocity"] - config["learning_rate"] * dw
     next_w = w + v
@@ -74,6 +76,7 @@ def rmsprop(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[
     config.setdefault("decay_rate", 0.99)
     config.setdefault("epsilon", 1e-8)
     config.setdefault("cache", np.zeros_like(w))
+    # TODO: write the update rule: next_w, and the new cache into config["cache"].
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     decay = config["decay_rate"]
     cache = decay * config["cache"] + (1 - decay) * dw**2
@@ -102,6 +105,7 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.
     config.setdefault("m", np.zeros_like(w))
     config.setdefault("v", np.zeros_like(w))
     config.setdefault("t", 0)
+    # TODO: write the update rule: next_w, and t, m and v back into config.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     beta1, beta2 = config["beta1"], config["beta2"]
     t = config["t"] + 1

@@ -39,6 +39,9 @@ class TwoLayerNet:
     ) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.reg = reg
+        # TODO: initialize the parameters: W1, b1, W2, b2 in self.params, weights from
+        # N(0, weight_scale^2) with np.random.randn (so that np.random.seed fixes them),
+        # biases zero.
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         # The global RNG, so that np.random.seed in a notebook fixes the initialization.
         self.params["W1"] = weight_scale * np.random.randn(input_dim, hidden_dim)  # noqa: NPY002
@@ -60,13 +63,18 @@ class TwoLayerNet:
         softmax loss plus ``0.5 * reg * (sum(W1**2) + sum(W2**2))`` and grads maps each
         parameter name to its gradient.
         """
+        # TODO: write the forward pass: scores (N, C), keeping each layer's cache.
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
         hidden, hidden_cache = affine_relu_forward(X, W1, b1)
         scores, scores_cache = affine_forward(hidden, W2, b2)
+        # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         if y is None:
             return scores
 
+        # TODO: write the backward pass: loss (softmax loss plus the L2 term) and grads,
+        # the gradient of every parameter keyed like self.params.
+        # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         loss, dscores = softmax_loss(scores, y)
         loss += 0.5 * self.reg * float(np.sum(W1 * W1) + np.sum(W2 * W2))
         grads = {}
@@ -137,6 +145,9 @@ class FullyConnectedNet:
         self.num_layers = 1 + len(hidden_dims)
         self.dtype = dtype
         self.params: dict[str, np.ndarray] = {}
+        # TODO: initialize the parameters: W1..WL and b1..bL in self.params and, with a
+        # normalization, gamma1.. (ones) and beta1.. (zeros) for the hidden layers;
+        # weights from N(0, weight_scale^2) with np.random.randn, biases zero.
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         dims = [input_dim, *hidden_dims, num_classes]
         for i in range(1, self.num_layers + 1):
@@ -185,6 +196,8 @@ class FullyConnectedNet:
             self.dropout_param["mode"] = mode
         for bn_param in self.bn_params:
             bn_param["mode"] = mode
+        # TODO: write the forward pass: scores (N, C), keeping each layer's cache;
+        # hidden layers with affine_norm_relu_dropout_forward.
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         L = self.num_layers
         dropout_param = self.dropout_param if self.use_dropout else None
@@ -203,9 +216,13 @@ class FullyConnectedNet:
             )
             caches.append(cache)
         scores, scores_cache = affine_forward(out, self.params[f"W{L}"], self.params[f"b{L}"])
+        # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         if y is None:
             return scores
 
+        # TODO: write the backward pass: loss (softmax loss plus the L2 term on every W)
+        # and grads, the gradient of every parameter keyed like self.params.
+        # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         loss, dscores = softmax_loss(scores, y)
         weights = [self.params[f"W{i}"] for i in range(1, L + 1)]
         loss += 0.5 * self.reg * sum(float(np.sum(W * W)) for W in weights)
