@@ -1,0 +1,151 @@
+"""The ``make run`` executor (scripts/run_notebooks.py) on tiny synthetic notebooks.
+
+One run of three notebooks is shared by the tests, in this order: one that raises in a cell
+(``In [5]`` once papermill has injected the parameters cell), one that passes and prints
+``[check]`` and ``[target]`` lines and a plot (so it runs after a failure), and one that is
+missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+try:
+    import run_notebooks
+finally:
+    sys.path.pop(0)
+
+PASSING = [
+    "QUICK = False",
+    "print('QUICK is', QUICK)",
+    "print('[check] affine_forward out: rel error 1.00e-09 (must be <= 1e-07) ok')\n"
+    "print('[check] relu_forward out: rel error 0.00e+00 (must be <= 1e-07) ok')",
+    "print('[target] Net validation accuracy: 52.10% (target >= 50.00%): met')\n"
+    "print('[target] Net training time: 3.5 min (target <= 12.0 min): missed"
+    " (quick mode, not enforced)')",
+    "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+    "from IPython.display import Image, display\nimport io\n"
+    "plt.plot([1, 2, 3])\nbuf = io.BytesIO()\nplt.savefig(buf, format='png')\n"
+    "display(Image(buf.getvalue()))",
+]
+FAILING = [
+    "QUICK = False",
+    "print('[check] conv_forward_naive out: rel error 2.00e-08 (must be <= 1e-07) ok')",
+    "x = 1",
+    "raise ValueError('boom')",
+    "print('never printed')",
+]
+NAMES = ["Failing.ipynb", "Passing.ipynb", "Missing.ipynb"]
+
+
+def write_notebook(path: Path, sources: list[str]) -> None:
+    """A notebook whose first code cell is tagged ``parameters``, with a markdown title."""
+    cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}")]
+    cells += [nbformat.v4.new_code_cell(src) for src in sources]
+    cells[1].metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> tuple[int, str, Path, Path]:
+    """(exit status, stderr, notebook folder, output folder) of one ``main`` run, quick mode."""
+    src, out = tmp_path_factory.mktemp("notebooks"), tmp_path_factory.mktemp("out")
+    write_notebook(src / "Passing.ipynb", PASSING)
+    write_notebook(src / "Failing.ipynb", FAILING)
+    args = [*NAMES, "--quick", "--out", str(out), "--notebook-dir", str(src)]
+    with contextlib.redirect_stderr(io.StringIO()) as stderr:
+        status = run_notebooks.main(args)
+    return status, stderr.getvalue(), src, out
+
+
+def test_exit_status_names_the_failed_notebook_and_cell(run) -> None:
+    status, stderr, _, _ = run
+    assert status == 1
+    failed = [line for line in stderr.splitlines() if line.startswith("make run: Failing.ipynb")]
+    assert len(failed) == 1, stderr
+    assert "In [5]" in failed[0] and "ValueError: boom" in failed[0]
+    assert "make run: Missing.ipynb not run" in stderr
+    assert "Passing.ipynb" not in stderr
+
+
+def test_summary_json_has_status_time_checks_and_targets(run) -> None:
+    _, _, _, out = run
+    data = json.loads((out / "summary.json").read_text())
+    assert data["mode"] == "quick"
+    failing, passing, missing = data["notebooks"]
+    assert [failing["notebook"], passing["notebook"], missing["notebook"]] == NAMES
+    assert passing["status"] == "ok" and passing["checks_ok"] == 2
+    assert passing["wall_s"] > 0 and passing["html"] == "Passing.html"
+    assert [t["name"] for t in passing["targets"]] == [
+        "Net validation accuracy",
+        "Net training time",
+    ]
+    accuracy, time_ = passing["targets"]
+    assert (accuracy["value"], accuracy["op"], accuracy["target"]) == ("52.10%", ">=", "50.00%")
+    assert accuracy["status"] == "met" and not accuracy["quick"]
+    assert time_["status"] == "missed" and time_["quick"]
+    # the failed notebook still reports what ran before the error, and the cell
+    assert failing["status"].startswith("failed at cell In [5]")
+    assert failing["checks_ok"] == 1 and failing["html"] == "Failing.html"
+    assert missing["status"] == "not run: no such file" and missing["wall_s"] is None
+
+
+def test_summary_markdown_shows_each_notebook_and_figure(run) -> None:
+    _, _, _, out = run
+    text = (out / "summary.md").read_text()
+    assert "# make run (quick mode)" in text
+    assert "| Passing.ipynb | ok |" in text
+    assert "| Failing.ipynb | failed at cell In [5]" in text
+    assert "ValueError: boom" in text
+    assert "| Missing.ipynb | not run: no such file |" in text
+    assert "| Passing.ipynb | Net validation accuracy | 52.10% | >= 50.00% | met |" in text
+    assert "| total | 1 of 3 ok |" in text
+    assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporary file behind
+
+
+def test_outputs_executed_quick_with_html_and_sources_untouched(run) -> None:
+    _, _, src, out = run
+    executed = nbformat.read(out / "Passing.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "QUICK = True" in injected[0].source
+    assert "QUICK is True" in run_notebooks.notebook_stdout(out / "Passing.ipynb")
+    html = (out / "Passing.html").read_text()
+    assert "<html" in html and "data:image/png;base64," in html  # the plot is embedded
+    assert "boom" in (out / "Failing.html").read_text()
+    assert "never printed" not in run_notebooks.notebook_stdout(out / "Failing.ipynb")
+    assert not (out / "Missing.ipynb").exists() and not (out / "Missing.html").exists()
+    for name in ("Passing.ipynb", "Failing.ipynb"):  # the sources have no outputs
+        source = nbformat.read(src / name, as_version=4)
+        assert all(not c.get("outputs") for c in source.cells if c.cell_type == "code")
+
+
+def test_refuses_to_write_over_the_source_notebook(tmp_path) -> None:
+    write_notebook(tmp_path / "Passing.ipynb", PASSING)
+    with pytest.raises(ValueError, match="out_dir"):
+        run_notebooks.run_notebook("Passing.ipynb", tmp_path, True, notebook_dir=tmp_path)
+
+
+def test_default_order_is_the_students_order() -> None:
+    assert run_notebooks.NOTEBOOKS == [
+        "FullyConnectedNets.ipynb",
+        "BatchNormalization.ipynb",
+        "Dropout.ipynb",
+        "ConvolutionalNetworks.ipynb",
+        "PyTorch.ipynb",
+        "TensorFlow.ipynb",
+    ]
