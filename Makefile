@@ -23,12 +23,11 @@ data: install
 test: install
 	$(PY) -m pytest
 
-# The main job. Until the Q1-Q4 notebooks exist, scripts stand in for them: a fully
-# connected net (Q1-Q3) and the deeper numpy ConvNet (Q4) trained on CIFAR-10.
+# The main job: the six notebooks in order (papermill), full mode; QUICK=1 for quick mode.
+# Executed notebooks, HTML renders and summary.md / summary.json go to build/run/.
+QUICK ?=
 run: data
-	$(PY) scripts/train_fc.py
-	$(PY) scripts/train_convnet.py
-	$(PY) scripts/run_notebooks.py
+	$(PY) scripts/run_notebooks.py $(if $(filter 1 yes true,$(QUICK)),--quick)
 
 bench: install
 	$(PY) benchmarks/run_all.py

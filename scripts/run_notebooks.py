@@ -196,7 +196,7 @@ def summary_markdown(results: list[Result], quick: bool) -> str:
         f"{format_seconds(total)} | | |",
         "",
     ]
-    lines += ["| notebook | headline figure | value | target | |", "|---|---|---|---|---|"]
+    lines += ["| notebook | headline figure | value | target | result |", "|---|---|---|---|---|"]
     for r in results:
         for t in r.targets:
             met = t["status"] + (" (quick mode, not enforced)" if t["quick"] else "")
