@@ -1,0 +1,414 @@
+"""The grader's side: unpack a submission, run the worker on it, score what comes back.
+
+Student code never runs in this process. The reference outputs come from our own
+``cs231n`` (imported here) running the same programs on the same inputs; the worker gets
+only the inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tools.grade import cases as case_table
+from tools.grade import notebooks, programs
+
+HERE = Path(__file__).resolve().parent
+KEPT_SUFFIXES = (".py", ".pyx", ".ipynb")
+MAX_FILE_BYTES = 20 * 2**20
+MAX_TOTAL_BYTES = 100 * 2**20
+
+
+@dataclass
+class Limits:
+    case_seconds: float = 20.0  # wall clock for one case
+    total_seconds: float = 240.0  # wall clock for all of a submission's cases
+    cpu_seconds: int = 240  # per worker process
+    memory_bytes: int = 3 * 2**30  # address space per worker process
+    file_bytes: int = 64 * 2**20  # largest file a worker may write
+
+
+@dataclass
+class CaseResult:
+    case: case_table.Case
+    earned: float
+    feedback: str  # empty when full marks
+
+    @property
+    def question(self) -> int:
+        return self.case.question
+
+
+@dataclass
+class Result:
+    submission: str
+    seed: int
+    results: list[CaseResult] = field(default_factory=list)
+    status: str = "ok"
+    seconds: float = 0.0
+    sandbox: str = ""
+
+    def question_points(self, q: int) -> float:
+        return round(sum(r.earned for r in self.results if r.question == q), 2)
+
+    @property
+    def total(self) -> float:
+        return round(sum(r.earned for r in self.results), 2)
+
+
+# ------------------------------------------------------------------------------- reference
+
+
+class Reference:
+    """Inputs drawn for one grading run, and our solution's outputs on them."""
+
+    def __init__(self, seed: int, selected: list[case_table.Case]) -> None:
+        self.seed = seed
+        self.cases = selected
+        self.inputs: dict[str, dict] = {}
+        self.outputs: dict[str, dict] = {}
+        cs = programs.Modules()
+        for index, case in enumerate(case_table.CASES):
+            if case not in selected:
+                continue
+            rng = np.random.default_rng([seed, index])
+            a = {k: np.asarray(v) for k, v in case.inputs(rng).items()}
+            self.inputs[case.program] = a
+            copies = {k: v.copy() for k, v in a.items()}
+            with np.errstate(all="ignore"):
+                out = getattr(programs, case.program)(cs, copies)
+            self.outputs[case.program] = {k: np.asarray(v) for k, v in out.items()}
+
+    def write_inputs(self, path: Path) -> None:
+        flat = {f"{c}.{k}": v for c, a in self.inputs.items() for k, v in a.items()}
+        np.savez(path, **flat)
+
+
+# ------------------------------------------------------------------------------ submission
+
+
+def _safe_name(name: str) -> str | None:
+    """A zip member's path if it is a plain relative path to a kept file, else None."""
+    parts = Path(name.replace("\\", "/")).parts
+    if not parts or name.startswith("/") or ".." in parts or not name.endswith(KEPT_SUFFIXES):
+        return None
+    if any(p.startswith(".") or p in ("__pycache__", "__MACOSX") for p in parts):
+        return None
+    return "/".join(parts)
+
+
+def _extract(zip_path: Path, dest: Path) -> None:
+    total = 0
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in zf.infolist():
+            name = None if info.is_dir() else _safe_name(info.filename)
+            if name is None or info.file_size > MAX_FILE_BYTES:
+                continue
+            total += info.file_size
+            if total > MAX_TOTAL_BYTES:
+                raise ValueError(f"{zip_path.name} unpacks to more than {MAX_TOTAL_BYTES} bytes")
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out)
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    for path in src.rglob("*"):
+        rel = path.relative_to(src).as_posix()
+        if path.is_symlink() or not path.is_file() or _safe_name(rel) is None:
+            continue
+        if rel.count("/") > 0 and not rel.startswith("cs231n/"):
+            continue  # only the package and top-level notebooks
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+
+def _find_root(unpacked: Path) -> Path:
+    """The folder holding ``cs231n/`` (the top, or a single wrapping folder)."""
+    if (unpacked / "cs231n").is_dir():
+        return unpacked
+    found = [p.parent for p in unpacked.glob("*/cs231n") if p.is_dir()]
+    return found[0] if len(found) == 1 else unpacked
+
+
+def unpack(submission: Path, dest: Path) -> Path:
+    """Copy the submission's code and notebooks (only those) under ``dest``; return its root.
+
+    A submission is a zip (``a2_code_submission.zip``) or a folder laid out like the kit, or
+    a folder holding one such zip (Gradescope's ``/autograder/submission``).
+    """
+    if submission.is_dir() and not (submission / "cs231n").is_dir():
+        zips = sorted(submission.glob("*.zip"))
+        named = [z for z in zips if z.name == "a2_code_submission.zip"]
+        if named or len(zips) == 1:
+            submission = (named or zips)[0]
+    if submission.is_dir():
+        _copy_tree(submission, dest)
+    else:
+        _extract(submission, dest)
+    return _find_root(dest)
+
+
+# ---------------------------------------------------------------------------------- worker
+
+
+def _site_paths() -> list[str]:
+    return [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+
+
+def _read_paths(root: Path) -> list[str]:
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    system = ["/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/bin"]
+    return sorted(prefixes) + _site_paths() + system + [str(root)]
+
+
+def _worker_env(workdir: Path) -> dict:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir)}
+    env.update({"TMPDIR": str(workdir), "LANG": "C.UTF-8"})
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"
+    return env
+
+
+def _progress(workdir: Path) -> list[str]:
+    try:
+        return (workdir / "progress.txt").read_text().split()
+    except OSError:
+        return []
+
+
+def _run_worker(
+    runtime: Path, workdir: Path, todo: list[str], limits: Limits, deadline: float
+) -> tuple:
+    """Run the worker until it finishes, dies, or a case overruns; return (culprit, why)."""
+    job = json.loads((runtime / "job.json").read_text())
+    job["todo"] = todo
+    (runtime / "job.json").write_text(json.dumps(job))
+    (workdir / "progress.txt").write_text("")
+    with open(workdir / "worker.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(runtime / "worker.py"), str(runtime), str(workdir)],
+            cwd=workdir,
+            env=_worker_env(workdir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    current, since, why = None, time.monotonic(), None
+    while proc.poll() is None:
+        time.sleep(0.02)
+        started = _progress(workdir)
+        if started and started[-1] != current:
+            current, since = started[-1], time.monotonic()
+        now = time.monotonic()
+        if now - since > limits.case_seconds or now > deadline:
+            why = f"timed out after {limits.case_seconds:.0f} s (an endless loop?)"
+            if now > deadline:
+                why = "not run: the submission used up its grading time"
+            break
+    _kill(proc)
+    started = _progress(workdir)
+    culprit = started[-1] if started else None
+    if culprit and (workdir / "out" / f"{culprit}.json").exists():
+        culprit = None
+    if why is None:
+        why = _death(proc.returncode)
+    return culprit, why
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _death(code: int) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        hint = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed)"}.get(name, "")
+        return f"the worker process died on {name}{hint}"
+    return (
+        f"the worker process exited (status {code}) while running this case: "
+        "sys.exit/os._exit at import time, or a crash?"
+    )
+
+
+def run_cases(root: Path, tmp: Path, reference: Reference, limits: Limits) -> tuple:
+    """Run every selected case in the worker; return ({case: report dict}, sandbox note).
+
+    The worker's own files (script, programs, job, inputs) sit in ``tmp/runtime``, which it
+    may read but not write; it writes only in ``tmp/work``.
+    """
+    runtime, workdir = tmp / "runtime", tmp / "work"
+    runtime.mkdir()
+    (workdir / "out").mkdir(parents=True)
+    for name in ("worker.py", "programs.py"):
+        shutil.copyfile(HERE / name, runtime / name)
+    reference.write_inputs(runtime / "inputs.npz")
+    job = {
+        "submission": str(root),
+        "site": _site_paths(),
+        "read": _read_paths(root) + [str(runtime)],
+        "limits": {
+            "cpu_seconds": limits.cpu_seconds,
+            "memory_bytes": limits.memory_bytes,
+            "file_bytes": limits.file_bytes,
+        },
+    }
+    (runtime / "job.json").write_text(json.dumps(job))
+    reports: dict[str, dict] = {}
+    pending = [c.program for c in reference.cases]
+    deadline = time.monotonic() + limits.total_seconds
+    while pending:
+        culprit, why = _run_worker(runtime, workdir, pending, limits, deadline)
+        for case in pending:
+            report = _read_report(workdir, case)
+            if report is not None:
+                reports[case] = report
+        if culprit is None and all(c in reports for c in pending):
+            break
+        if culprit is None:  # died before starting any case: nothing left to learn
+            culprit = next(c for c in pending if c not in reports)
+        reports[culprit] = {"error": why}
+        if time.monotonic() > deadline:
+            for case in pending:
+                reports.setdefault(case, {"error": why})
+        pending = [c for c in pending if c not in reports]
+    try:
+        sandbox = (workdir / "sandbox.txt").read_text().strip()
+    except OSError:
+        sandbox = "worker did not start"
+    return reports, sandbox
+
+
+def _read_report(workdir: Path, case: str) -> dict | None:
+    """The worker's report on one case, with its outputs, or None if it did not finish."""
+    try:
+        report = json.loads((workdir / "out" / f"{case}.json").read_text()[:100_000])
+        if not isinstance(report, dict):
+            raise ValueError("not a dict")
+    except (OSError, ValueError):
+        return None
+    report["outputs"] = {}
+    if report.get("error") is None:
+        try:
+            with np.load(workdir / "out" / f"{case}.npz", allow_pickle=False) as npz:
+                report["outputs"] = {k: npz[k] for k in npz.files}
+        except Exception as exc:  # a file the student's code may have replaced
+            report["error"] = f"its outputs could not be read ({type(exc).__name__})"
+    return report
+
+
+# --------------------------------------------------------------------------------- scoring
+
+
+def compare(actual, expected: np.ndarray, kind: str, tol: float) -> tuple[bool, str, float]:
+    """(matches, why not, error) for one output."""
+    if actual is None:
+        return False, "is missing", np.inf
+    a = np.asarray(actual)
+    if a.dtype.kind not in "biuf":
+        return False, f"is not numeric (dtype {a.dtype})", np.inf
+    if a.shape != expected.shape:
+        if a.size == expected.size and a.squeeze().shape == expected.squeeze().shape:
+            a = a.reshape(expected.shape)
+        else:
+            return False, f"has shape {a.shape}, expected {expected.shape}", np.inf
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        return False, "contains NaN or inf", np.inf
+    e = expected.astype(np.float64)
+    diff = float(np.max(np.abs(a - e))) if a.size else 0.0
+    if kind == "rel":
+        error = diff / max(1e-8, float(np.max(np.abs(e))) if e.size else 0.0)
+        how = "max relative error"
+    else:
+        error, how = diff, "max absolute difference"
+    if error <= tol:
+        return True, "", error
+    return False, f"differs from the reference by {error:.1e} ({how})", error
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def score_case(case: case_table.Case, report: dict, reference: Reference) -> CaseResult:
+    expected = reference.outputs[case.program]
+    shape = reference.inputs[case.program].get(case.shape_of)
+    where = f" on {case.shape_of} of shape {tuple(shape.shape)}" if shape is not None else ""
+    if report.get("error"):
+        return CaseResult(case, 0.0, f"{case.function}: {report['error']}")
+    bad = report.get("bad_outputs") or {}
+    weights = {k: case.weights.get(k, 1.0) for k in expected}
+    total_weight = sum(weights.values())
+    earned, wrong, right = 0.0, [], []
+    for name, exp in expected.items():
+        ok, why, _ = compare(report["outputs"].get(name), exp, *case.tolerance(name))
+        if ok:
+            earned += case.points * weights[name] / total_weight
+            right.append(name)
+        else:
+            wrong.append(f"{name} {bad.get(name, why)}")
+    if not wrong:
+        return CaseResult(case, case.points, "")
+    text = f"{case.function}: {'; '.join(wrong)}{where}"
+    if right:
+        text += f"; {_join(right)} {'match' if len(right) > 1 else 'matches'}"
+    return CaseResult(case, round(earned, 4), text)
+
+
+def grade(
+    submission: Path,
+    reference: Reference,
+    limits: Limits,
+    with_q5: bool = True,
+    name: str | None = None,
+) -> Result:
+    """Grade one submission (zip or folder) against ``reference``; never raises for it."""
+    start = time.monotonic()
+    result = Result(name or submission.stem, reference.seed)
+    tmp = Path(tempfile.mkdtemp(prefix="grade-"))
+    try:
+        root = unpack(submission, tmp / "submission")
+        if not (root / "cs231n").is_dir():
+            result.status = "no cs231n package found"
+            reports = {
+                c.program: {"error": "no cs231n package in the submission"} for c in reference.cases
+            }
+        else:
+            reports, result.sandbox = run_cases(root, tmp, reference, limits)
+        result.results = [score_case(c, reports[c.program], reference) for c in reference.cases]
+        if with_q5:
+            result.results.append(notebooks.grade_q5(root))
+        not_run = sum(
+            1
+            for r in reports.values()
+            if "timed out" in str(r.get("error"))
+            or "died" in str(r.get("error"))
+            or "exited" in str(r.get("error"))
+        )
+        if not_run and result.status == "ok":
+            result.status = f"ok ({not_run} case(s) timed out or killed the worker)"
+    except Exception as exc:  # a broken zip, a full disk: this row only
+        result.status = f"error: {type(exc).__name__}: {exc}"[:300]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result.seconds = time.monotonic() - start
+    return result
