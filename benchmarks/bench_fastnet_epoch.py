@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from _timing import cores, round_robin
 
-from cs231n import torch_utils as tu
+from cs231n import reference_models as rm
 
 NUM_TRAIN = 49_000
 WIDTHS = ((32, 128, 128), (48, 192, 192), (64, 256, 256))
@@ -26,7 +26,7 @@ WIDTHS = ((32, 128, 128), (48, 192, 192), (64, 256, 256))
 
 def make_step(widths: tuple[int, int, int], batch: int, bf16: bool):
     """A closure running one training step of a fresh ``FastNet`` on a fixed random batch."""
-    model = tu.FastNet(torch.zeros(3), torch.ones(3), widths).to(memory_format=torch.channels_last)
+    model = rm.FastNet(torch.zeros(3), torch.ones(3), widths).to(memory_format=torch.channels_last)
     x = (255 * torch.rand(batch, 3, 32, 32)).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,))
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.85, nesterov=True)

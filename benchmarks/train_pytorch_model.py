@@ -23,10 +23,11 @@ import time
 import torch
 from _timing import cores
 
+from cs231n import reference_models as rm
 from cs231n import torch_utils as tu
 
 
-def with_settings(recipe: tu.FastRecipe, settings: list[str]) -> tu.FastRecipe:
+def with_settings(recipe: rm.FastRecipe, settings: list[str]) -> rm.FastRecipe:
     """``recipe`` with each ``FIELD=VALUE`` of ``settings`` applied (a tuple as ``a,b,c``)."""
     fields = {f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe)}
     changes = {}
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = tu.pick_device(use_cuda=not args.cpu)
-    recipe = tu.FastRecipe.for_device(device)
+    recipe = rm.FastRecipe.for_device(device)
     if args.epochs is not None:
         recipe = dataclasses.replace(recipe, epochs=args.epochs)
     recipe = with_settings(recipe, args.set)
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     data = tu.load_cifar10_tensors(num_training=49000, num_validation=1000, num_test=10000)
     loaded = time.perf_counter()
-    model, history = tu.train_fast(
+    model, history = rm.train_fast(
         recipe, data, device, seed=args.seed, progress=not args.no_progress
     )
     trained = time.perf_counter()

@@ -1,9 +1,9 @@
-"""PyTorch.ipynb and cs231n/torch_utils.py.
+"""PyTorch.ipynb, cs231n/torch_utils.py and cs231n/reference_models.py.
 
 Fast unit tests of the helpers (normalization, augmentation, batch loader, training loop,
-test-time augmentation, the Part IV network), checks that the committed notebooks carry no
-outputs, and one slow test that executes PyTorch.ipynb in quick mode with papermill (a few
-minutes on 2 cores; needs CIFAR-10).
+test-time augmentation) and of the Part IV reference network, checks that the committed
+notebooks carry no outputs, and one slow test that executes PyTorch.ipynb in quick mode with
+papermill (a few minutes on 2 cores; needs CIFAR-10).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from conftest import executed_cells_and_stdout
 from torch import nn
 
+from cs231n import reference_models as rm
 from cs231n import torch_utils as tu
 from cs231n.data_utils import resolve_cifar10_dir
 
@@ -370,7 +371,7 @@ def test_plot_history_draws_two_panels(monkeypatch) -> None:
 def test_patch_whitening_whitens_patches(rng) -> None:
     mix = torch.from_numpy(rng.standard_normal((3, 3)).astype(np.float64))
     x = torch.einsum("dc,nchw->ndhw", mix, torch.randn(400, 3, 6, 6, dtype=torch.float64))
-    filters = tu.patch_whitening(x, 2, eps=1e-12)
+    filters = rm.patch_whitening(x, 2, eps=1e-12)
     assert filters.shape == (24, 3, 2, 2) and filters.dtype == x.dtype
     torch.testing.assert_close(filters[12:], -filters[:12])
     out = F.conv2d(x, filters[:12]).permute(0, 2, 3, 1).reshape(-1, 12)
@@ -381,7 +382,7 @@ def test_patch_whitening_whitens_patches(rng) -> None:
 
 def test_fastnet_shapes_frozen_parts_and_identity_init() -> None:
     torch.manual_seed(0)
-    model = tu.FastNet(torch.full((3,), 120.0), torch.full((3,), 60.0), widths=(8, 16, 16))
+    model = rm.FastNet(torch.full((3,), 120.0), torch.full((3,), 60.0), widths=(8, 16, 16))
     x = torch.rand(5, 3, 32, 32) * 255
     model.init_whitening(x)
     assert model(x).shape == (5, 10)
@@ -396,7 +397,7 @@ def test_fastnet_shapes_frozen_parts_and_identity_init() -> None:
 
 
 def test_one_cycle_schedule() -> None:
-    f = tu.one_cycle(100, warmup=0.2, start_factor=0.2)
+    f = rm.one_cycle(100, warmup=0.2, start_factor=0.2)
     values = [f(step) for step in range(101)]
     assert values[0] == pytest.approx(0.2) and values[20] == pytest.approx(1.0)
     assert values[100] == 0.0 and max(values) == pytest.approx(1.0)
@@ -405,8 +406,8 @@ def test_one_cycle_schedule() -> None:
 
 
 def test_fast_recipe_for_device() -> None:
-    cpu = tu.FastRecipe.for_device(torch.device("cpu"))
-    gpu = tu.FastRecipe.for_device(torch.device("cuda"))
+    cpu = rm.FastRecipe.for_device(torch.device("cpu"))
+    gpu = rm.FastRecipe.for_device(torch.device("cuda"))
     assert cpu.epochs >= 1 and gpu.epochs >= cpu.epochs
     assert all(g >= c for g, c in zip(gpu.widths, cpu.widths, strict=True))
 
@@ -419,10 +420,10 @@ def test_train_fast_runs_end_to_end() -> None:
         "X_val": torch.rand(30, 3, 32, 32, generator=g) * 255,
         "y_val": torch.randint(0, 10, (30,), generator=g),
     }
-    recipe = tu.FastRecipe(widths=(8, 16, 16), epochs=2, batch_size=40, whiten_bias_epochs=1)
+    recipe = rm.FastRecipe(widths=(8, 16, 16), epochs=2, batch_size=40, whiten_bias_epochs=1)
     before = {k: v.clone() for k, v in data.items()}
-    model, history = tu.train_fast(recipe, data, torch.device("cpu"), seed=0, progress=False)
-    assert isinstance(model, tu.FastNet) and not model.training
+    model, history = rm.train_fast(recipe, data, torch.device("cpu"), seed=0, progress=False)
+    assert isinstance(model, rm.FastNet) and not model.training
     assert len(history.loss) == 4 and len(history.val_acc) == 2
     assert all(np.isfinite(history.loss))
     assert not model.whiten.bias.requires_grad  # frozen after whiten_bias_epochs
@@ -436,12 +437,12 @@ def test_benchmark_recipe_settings() -> None:
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     recipe = bench.with_settings(
-        tu.FastRecipe(), ["widths=64,256,256", "epochs=8", "lr=0.4", "bf16=False"]
+        rm.FastRecipe(), ["widths=64,256,256", "epochs=8", "lr=0.4", "bf16=False"]
     )
-    assert recipe == tu.FastRecipe(widths=(64, 256, 256), epochs=8, lr=0.4, bf16=False)
+    assert recipe == rm.FastRecipe(widths=(64, 256, 256), epochs=8, lr=0.4, bf16=False)
     for bad in ("nope=1", "epochs", "bf16=yes"):
         with pytest.raises(SystemExit, match="--set"):
-            bench.with_settings(tu.FastRecipe(), [bad])
+            bench.with_settings(rm.FastRecipe(), [bad])
 
 
 # ------------------------------------------------------------------------------ notebooks
@@ -471,12 +472,13 @@ def test_notebook_structure() -> None:
     assert "if not QUICK:" in text
 
 
-def test_only_torch_utils_imports_torch() -> None:
+def test_only_the_framework_modules_import_torch() -> None:
     script = """
 import importlib, pkgutil, sys
 import cs231n
 names = [m.name for m in pkgutil.walk_packages(cs231n.__path__, "cs231n.")]
-names = [n for n in names if n not in ("cs231n.torch_utils", "cs231n.tf_utils")]
+framework = ("torch_utils", "tf_utils", "reference_models", "reference_models_tf")
+names = [n for n in names if n.split(".")[-1] not in framework]
 for name in names:
     importlib.import_module(name)
     assert "torch" not in sys.modules, f"importing {name} imported torch"

@@ -61,12 +61,13 @@ def _seed(a: int, b: int = 0):
 
 
 def test_kit_imports_without_tensorflow() -> None:
-    """Importing cs231n and every submodule but tf_utils leaves TensorFlow unimported."""
+    """Importing cs231n and every submodule but tf_utils and reference_models_tf leaves TensorFlow
+    unimported."""
     script = """
 import importlib, pkgutil, sys
 import cs231n
 names = [m.name for m in pkgutil.walk_packages(cs231n.__path__, "cs231n.")]
-names = [n for n in names if n != "cs231n.tf_utils"]
+names = [n for n in names if n not in ("cs231n.tf_utils", "cs231n.reference_models_tf")]
 assert "cs231n.data_utils" in names and "cs231n.layers" in names, names
 for name in names:
     importlib.import_module(name)
@@ -225,6 +226,19 @@ def test_make_dataset_rejects_bad_arguments(tfu) -> None:
         tfu.make_dataset(x, np.zeros(6, dtype=int), 0)
     with pytest.raises(ValueError, match="x must be a 4-D array"):
         tfu.make_dataset(x[0], np.zeros(4, dtype=int), 2)
+
+
+# ---------------------------------------------------------------- the Part V reference model
+
+
+def test_part5_model_maps_images_to_scores(tf) -> None:
+    from cs231n.reference_models_tf import part5_model
+
+    model = part5_model(widths=(4, 8, 8), num_classes=10)
+    scores = model(tf.zeros((2, 32, 32, 3)), training=False)
+    assert tuple(scores.shape) == (2, 10) and scores.dtype == tf.float32
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [layer.filters for layer in convs] == [4, 4, 8, 8, 8, 8]
 
 
 # ------------------------------------------------------------------------------ the notebook
