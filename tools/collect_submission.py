@@ -1,12 +1,26 @@
-"""Package a student's work for submission: the code and the notebooks in one zip.
+"""Check and package a student's work: a zip of the code and notebooks, and a PDF of the notebooks.
 
-    python tools/collect_submission.py [--out a2_code_submission.zip]
+    python tools/collect_submission.py [--force] [--root DIR]    (or: bash collectSubmission.sh)
 
-The zip holds every ``cs231n/**/*.py`` and ``*.pyx`` file and every top-level notebook,
-with paths relative to the repository root. Notebooks must have been run (a notebook
-without any outputs gets a warning: graders read your results from them). The zip is
-written to a temporary file and moved into place, so an interrupted run never leaves a
-broken archive; nothing else is touched.
+Before writing anything it checks that
+- the six notebooks and the graded modules exist;
+- every marker line (START / END OF YOUR CODE) is intact and paired, in the modules and in the
+  notebooks' code cells (and, in a released kit, that no pair is missing, from
+  ``tools/markers.json``);
+- every notebook was run from top to bottom and saved: every code cell ran, the execution
+  counts increase from cell to cell, and no cell shows an error. Question 5 is one of the two
+  framework notebooks: one of PyTorch.ipynb and TensorFlow.ipynb may be left entirely unrun.
+
+Any problem: it names the file (and line or cell) and the fix, writes nothing and exits with 1.
+``--force`` packages anyway and puts the list of problems into the zip as
+``SUBMISSION_WARNINGS.txt``.
+
+It writes ``a2_code_submission.zip`` (the notebooks and every ``.py`` and ``.pyx`` file of
+``cs231n``; no data, caches or build products) and ``a2_inline_submission.pdf`` (the run
+notebooks, with their plots and answers, one after the other). The PDF is made by nbconvert
+(HTML) and headless Chromium (printing), merged with pypdf: ``make pdf-deps`` installs them.
+Without them the zip is still written and the message says what to install. Both outputs are
+written to temporary files and renamed into place; no other file is created, changed or removed.
 """
 
 from __future__ import annotations
@@ -14,67 +28,339 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXCLUDED_DIRS = {"__pycache__", "datasets", "build"}
+START = "# *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
+END = "# *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
+NOTEBOOKS = (
+    "FullyConnectedNets.ipynb",
+    "BatchNormalization.ipynb",
+    "Dropout.ipynb",
+    "ConvolutionalNetworks.ipynb",
+    "PyTorch.ipynb",
+    "TensorFlow.ipynb",
+)
+# Question 5: either framework notebook (one of them may stay unrun).
+EITHER = ("PyTorch.ipynb", "TensorFlow.ipynb")
+GRADED_MODULES = (
+    "cs231n/layers.py",
+    "cs231n/layer_utils.py",
+    "cs231n/optim.py",
+    "cs231n/solver.py",
+    "cs231n/fast_layers.py",
+    "cs231n/classifiers/fc_net.py",
+    "cs231n/classifiers/cnn.py",
+    "cs231n/torch_utils.py",
+    "cs231n/tf_utils.py",
+)
+MARKER_COUNTS = "tools/markers.json"
+ZIP_NAME = "a2_code_submission.zip"
+PDF_NAME = "a2_inline_submission.pdf"
+WARNINGS_NAME = "SUBMISSION_WARNINGS.txt"
+EXCLUDED_DIRS = {"__pycache__", "datasets", "build", ".ipynb_checkpoints"}
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+PDF_HELP = (
+    "install the PDF engine with `make pdf-deps` (pypdf and nbconvert from requirements.txt, "
+    "and headless Chromium: `sudo apt-get install chromium` on Debian/Ubuntu), then run "
+    "collectSubmission.sh again"
+)
+RESTORE = "restore it exactly as in the starter kit"
+# Long code lines wrap in the PDF instead of being cut off at the page's edge.
+WRAP_CODE = "<style>pre { white-space: pre-wrap; overflow-wrap: anywhere; }</style>"
+
+
+# ------------------------------------------------------------------------------------ markers
+
+
+def marker_blocks(lines: list[str]) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
+    """The student blocks of ``lines`` and the marker problems found.
+
+    Returns (blocks, problems): blocks as (start, end) 0-based indices of the marker lines;
+    problems as (0-based line, what is wrong). A marker line that was edited, a START or END
+    that lost its partner and an END indented unlike its START are problems.
+    """
+    blocks, problems, open_at = [], [], None
+    for no, line in enumerate(lines):
+        text = line.strip()
+        if ("START OF YOUR CODE" in text or "END OF YOUR CODE" in text) and text not in (
+            START,
+            END,
+        ):
+            problems.append((no, f"marker line edited ({text!r}); {RESTORE}"))
+        elif text == START:
+            if open_at is not None:
+                problems.append(
+                    (
+                        no,
+                        f"START while the block of line {open_at + 1} is open: its END was deleted",
+                    )
+                )
+            open_at = no
+        elif text == END:
+            if open_at is None:
+                problems.append((no, "END without a START: a START line was deleted"))
+                continue
+            indent = len(lines[open_at]) - len(lines[open_at].lstrip())
+            if len(line) - len(line.lstrip()) != indent:
+                problems.append((no, f"END indented unlike its START (line {open_at + 1})"))
+            blocks.append((open_at, no))
+            open_at = None
+    if open_at is not None:
+        problems.append((open_at, "START is never closed: its END was deleted"))
+    return blocks, problems
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def file_marker_problems(root: Path, rel: str) -> tuple[int, list[str]]:
+    """(number of blocks, problems) of a module or a notebook's code cells."""
+    path = root / rel
+    if rel.endswith(".ipynb"):
+        units = [
+            (f"{rel} cell {i + 1}", _source(cell).split("\n"))
+            for i, cell in enumerate(json.loads(path.read_text())["cells"])
+            if cell["cell_type"] == "code"
+        ]
+    else:
+        units = [(rel, path.read_text().split("\n"))]
+    count, problems = 0, []
+    for where, lines in units:
+        blocks, found = marker_blocks(lines)
+        count += len(blocks)
+        problems += [f"{where}, line {no + 1}: {what}" for no, what in found]
+    return count, problems
+
+
+# ------------------------------------------------------------------------------------ checks
+
+
+def _cell_name(i: int, cell: dict) -> str:
+    """``cell 12 ("first line of code...")``: the cell's place among all cells, from 1."""
+    first = next((line.strip() for line in _source(cell).splitlines() if line.strip()), "")
+    return f'cell {i + 1} ("{first[:40]}{"..." if len(first) > 40 else ""}")'
+
+
+def notebook_run_problems(rel: str, nb: dict) -> list[str]:
+    """Whether notebook ``rel`` was run top to bottom: every code cell ran, in order, cleanly."""
+    fix = "restart the kernel, run all cells and save"
+    code = [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    code = [(i, c) for i, c in code if _source(c).strip()]
+    unrun = [i for i, c in code if c.get("execution_count") is None]
+    if code and len(unrun) == len(code):
+        return [f"{rel}: never run; open it, run all cells and save"]
+    problems = []
+    if unrun:
+        shown = ", ".join(str(i + 1) for i in unrun[:8]) + (", ..." if len(unrun) > 8 else "")
+        problems.append(f"{rel}: {len(unrun)} code cell(s) never ran (cells {shown}); {fix}")
+    ran = [(i, c) for i, c in code if c.get("execution_count") is not None]
+    for (i, a), (j, b) in zip(ran, ran[1:], strict=False):
+        if b["execution_count"] <= a["execution_count"]:
+            problems.append(
+                f"{rel} {_cell_name(j, b)}: ran out of order (execution count "
+                f"{b['execution_count']} after {a['execution_count']} in cell {i + 1}); {fix}"
+            )
+            break
+    for i, cell in ran:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                error = f"{out.get('ename', 'error')}: {out.get('evalue', '')}".strip()
+                problems.append(
+                    f"{rel} {_cell_name(i, cell)}: stopped with {error}; fix it, then {fix}"
+                )
+    return problems
+
+
+def never_run(nb: dict) -> bool:
+    """No code cell of ``nb`` has run."""
+    return all(
+        c.get("execution_count") is None and not c.get("outputs")
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+    )
+
+
+def check_kit(root: Path) -> tuple[list[str], list[str]]:
+    """(problems, notebooks to put into the PDF) of the kit at ``root``."""
+    problems = [
+        f"{rel}: missing; {RESTORE} and fill it in"
+        for rel in (*NOTEBOOKS, *GRADED_MODULES)
+        if not (root / rel).is_file()
+    ]
+    expected = {}
+    if (root / MARKER_COUNTS).is_file():
+        expected = json.loads((root / MARKER_COUNTS).read_text())
+    present = [rel for rel in (*GRADED_MODULES, *NOTEBOOKS) if (root / rel).is_file()]
+    for rel in present:
+        count, found = file_marker_problems(root, rel)
+        problems += found
+        if rel in expected and count != expected[rel] and not found:
+            problems.append(
+                f"{rel}: {count} blocks of student code, the starter kit has {expected[rel]}: "
+                f"a pair of marker lines was deleted; {RESTORE}"
+            )
+    notebooks = [rel for rel in NOTEBOOKS if (root / rel).is_file()]
+    loaded = {rel: json.loads((root / rel).read_text()) for rel in notebooks}
+    unrun = [rel for rel in EITHER if rel in loaded and never_run(loaded[rel])]
+    skip = unrun[:1] if len(unrun) == 1 else []  # one framework notebook may stay unrun
+    for rel in notebooks:
+        if rel not in skip:
+            problems += notebook_run_problems(rel, loaded[rel])
+    return problems, [rel for rel in notebooks if rel not in skip]
+
+
+# ------------------------------------------------------------------------------------ outputs
 
 
 def submission_files(root: Path) -> list[Path]:
     """The code and notebook files to submit, relative to ``root``, sorted."""
     code = [
-        p
+        p.relative_to(root)
         for p in root.glob("cs231n/**/*")
-        if p.suffix in (".py", ".pyx") and not EXCLUDED_DIRS & set(p.relative_to(root).parts)
+        if p.suffix in (".py", ".pyx")
+        and p.is_file()
+        and not EXCLUDED_DIRS & set(p.relative_to(root).parts)
     ]
-    notebooks = list(root.glob("*.ipynb"))
-    return sorted(p.relative_to(root) for p in code + notebooks)
+    notebooks = [p.relative_to(root) for p in root.glob("*.ipynb")]
+    return sorted(code + notebooks)
 
 
-def has_outputs(notebook: Path) -> bool:
-    """Whether any code cell of the notebook has outputs (i.e. it was run)."""
-    cells = json.loads(notebook.read_text())["cells"]
-    return any(c.get("outputs") for c in cells if c["cell_type"] == "code")
-
-
-def write_zip(root: Path, files: list[Path], out: Path) -> None:
-    """Write ``files`` (relative to ``root``) into the zip ``out`` atomically."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".zip", dir=out.parent)
+def _replace_atomically(out: Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``out``, then rename it to ``out``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.parent)
     os.close(fd)
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for rel in files:
-                zf.write(root / rel, rel.as_posix())
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def write_zip(root: Path, files: list[Path], out: Path, warnings: list[str]) -> None:
+    """Write ``files`` (relative to ``root``), and the warnings if any, into the zip ``out``."""
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for rel in files:
+                zf.write(root / rel, rel.as_posix())
+            if warnings:
+                text = "collectSubmission --force packaged this kit despite:\n"
+                zf.writestr(WARNINGS_NAME, text + "".join(f"- {w}\n" for w in warnings))
+
+    _replace_atomically(out, write)
+
+
+def find_chromium() -> str | None:
+    """The headless browser that prints the PDF: $CHROMIUM, else the first found on PATH."""
+    if os.environ.get("CHROMIUM"):
+        return shutil.which(os.environ["CHROMIUM"])
+    return next((shutil.which(n) for n in CHROMIUM_NAMES if shutil.which(n)), None)
+
+
+def pdf_engine_missing() -> str | None:
+    """What is missing to make the PDF, or None when everything is there."""
+    missing = []
+    for module in ("nbconvert", "pypdf"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if find_chromium() is None:
+        missing.append("Chromium")
+    return ", ".join(missing) or None
+
+
+def print_to_pdf(html: Path, pdf: Path, profile: Path) -> None:
+    """Print the page ``html`` to ``pdf`` with headless Chromium."""
+    command = [
+        find_chromium(),
+        "--headless",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--no-pdf-header-footer",
+        f"--print-to-pdf={pdf}",
+        html.as_uri(),
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.insert(2, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    if not pdf.is_file() or pdf.stat().st_size == 0:
+        raise RuntimeError(f"Chromium did not print {html.name}: {done.stderr[-1000:]}")
+
+
+def write_pdf(root: Path, notebooks: list[str], out: Path) -> None:
+    """One PDF of ``notebooks`` (relative to ``root``, in order), a bookmark for each."""
+    from nbconvert import HTMLExporter
+    from pypdf import PdfWriter
+
+    exporter = HTMLExporter(template_name="lab")
+    with tempfile.TemporaryDirectory(prefix="collect-pdf-") as tmp:
+        work = Path(tmp)
+        writer = PdfWriter()
+        for i, rel in enumerate(notebooks):
+            body, _ = exporter.from_filename(str(root / rel))
+            body = body.replace("</head>", WRAP_CODE + "</head>", 1)
+            html, pdf = work / f"{i}.html", work / f"{i}.pdf"
+            html.write_text(body, encoding="utf-8")
+            print_to_pdf(html, pdf, work / "profile")
+            first_page = len(writer.pages)
+            writer.append(str(pdf))
+            writer.add_outline_item(Path(rel).stem, first_page)
+        _replace_atomically(out, lambda path: writer.write(str(path)))
+
+
+# ------------------------------------------------------------------------------------ main
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the kit's top folder")
-    parser.add_argument("--out", type=Path, default=None, help="zip to write")
+    parser.add_argument(
+        "--force", action="store_true", help="package despite problems (listed in the zip)"
+    )
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    out = (args.out or root / "a2_code_submission.zip").resolve()
+
+    problems, pdf_notebooks = check_kit(root)
+    if problems and not args.force:
+        print(
+            f"collectSubmission: {len(problems)} problem(s); nothing was written:", file=sys.stderr
+        )
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print("Fix them and run it again (or pass --force to package anyway).", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
 
     files = submission_files(root)
-    notebooks = [f for f in files if f.suffix == ".ipynb"]
-    if not notebooks:
-        print(f"error: no notebooks found in {root}", file=sys.stderr)
+    write_zip(root, files, root / ZIP_NAME, problems)
+    print(f"wrote {ZIP_NAME} ({len(files)} files)")
+    missing = pdf_engine_missing()
+    if missing:
+        print(f"error: no PDF written, {missing} not found: {PDF_HELP}", file=sys.stderr)
         return 1
-    for nb in notebooks:
-        if not has_outputs(root / nb):
-            print(f"warning: {nb} has no outputs; run it before submitting", file=sys.stderr)
-    write_zip(root, files, out)
-    print(
-        f"wrote {out} ({len(files)} files: {len(notebooks)} notebooks, "
-        f"{len(files) - len(notebooks)} code files)"
-    )
+    try:
+        write_pdf(root, pdf_notebooks, root / PDF_NAME)
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        print(f"error: no PDF written: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {PDF_NAME} ({len(pdf_notebooks)} notebooks: {', '.join(pdf_notebooks)})")
+    print("Upload both files.")
     return 0
 
 

@@ -41,9 +41,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.collect_submission import MARKER_COUNTS, marker_blocks
+
 ROOT = Path(__file__).resolve().parent.parent
-START = "# *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
-END = "# *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
 ANSWER = "**Your Answer:**"
 ANSWER_PLACEHOLDER = "**Your Answer:** *fill this in*"
 SOLUTION_ONLY_TAG = "solution-only"
@@ -109,34 +109,12 @@ class Block:
 
 def find_blocks(lines: list[str], where: str) -> list[Block]:
     """The student blocks of ``lines``; malformed markers raise ``ReleaseError`` naming
-    ``where`` and the line."""
-    blocks, open_at = [], None
-    for no, line in enumerate(lines):
-        text = line.strip()
-        if ("START OF YOUR CODE" in text or "END OF YOUR CODE" in text) and text not in (
-            START,
-            END,
-        ):
-            raise ReleaseError(f"{where}:{no + 1}: altered marker line {text!r}")
-        if text == START:
-            if open_at is not None:
-                raise ReleaseError(
-                    f"{where}:{no + 1}: START inside the block of line {open_at + 1}"
-                )
-            open_at = no
-        elif text == END:
-            if open_at is None:
-                raise ReleaseError(f"{where}:{no + 1}: END without START")
-            indent = lines[open_at][: len(lines[open_at]) - len(lines[open_at].lstrip())]
-            if line[: len(line) - len(line.lstrip())] != indent:
-                raise ReleaseError(
-                    f"{where}:{no + 1}: END indented unlike START (line {open_at + 1})"
-                )
-            blocks.append(Block(open_at, no, indent))
-            open_at = None
-    if open_at is not None:
-        raise ReleaseError(f"{where}:{open_at + 1}: START is never closed")
-    return blocks
+    ``where`` and the line (the checks are collectSubmission's)."""
+    blocks, problems = marker_blocks(lines)
+    if problems:
+        no, what = problems[0]
+        raise ReleaseError(f"{where}:{no + 1}: {what}")
+    return [Block(a, b, lines[a][: len(lines[a]) - len(lines[a].lstrip())]) for a, b in blocks]
 
 
 def todo_text(lines: list[str], block: Block) -> str:
@@ -339,7 +317,7 @@ class Report:
 
 def build(root: Path, dest: Path) -> Report:
     """Write the starter kit derived from ``root`` into the existing, empty folder ``dest``."""
-    files, module_blocks, notebook_blocks = [], 0, 0
+    files, counts = [], {}
     for rel in solution_files(root):
         if not in_starter(rel):
             continue
@@ -349,11 +327,10 @@ def build(root: Path, dest: Path) -> Report:
             text, n = empty_blocks(src.read_text(), rel, rel, rel)
             compile(text, rel, "exec")  # the starter must at least be valid Python
             target.write_text(text)
-            module_blocks += n
+            counts[rel] = n
         elif rel.endswith(".ipynb"):
-            nb, n = starter_notebook(json.loads(src.read_text()), rel)
+            nb, counts[rel] = starter_notebook(json.loads(src.read_text()), rel)
             target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-            notebook_blocks += n
         else:
             shutil.copy2(src, target)
         files.append(rel)
@@ -362,7 +339,12 @@ def build(root: Path, dest: Path) -> Report:
         raise ReleaseError(f"{STARTER_README} is missing: it becomes the starter's README.md")
     shutil.copyfile(readme, dest / "README.md")
     (dest / "Makefile").write_text(starter_makefile((root / "Makefile").read_text()))
-    files += ["README.md", "Makefile"]
+    # collectSubmission checks that no pair of markers went missing against these counts
+    blocks = {rel: n for rel, n in sorted(counts.items()) if n}
+    (dest / MARKER_COUNTS).write_text(json.dumps(blocks, indent=1) + "\n")
+    files += ["README.md", "Makefile", MARKER_COUNTS]
+    module_blocks = sum(n for rel, n in counts.items() if rel.endswith(".py"))
+    notebook_blocks = sum(n for rel, n in counts.items() if rel.endswith(".ipynb"))
     return Report(sorted(files), module_blocks, notebook_blocks, find_leaks(root, dest))
 
 
