@@ -53,9 +53,7 @@ def make_submission(dest: Path, patches=(), source: Path = ROOT) -> Path:
         text = path.read_text()
         count = text.count(old)
         if count != 1:
-            raise AssertionError(
-                f"patch for {rel}: expected 1 occurrence of {old!r}, found {count}"
-            )
+            raise AssertionError(f"patch for {rel}: {old!r} found {count} times, expected once")
         path.write_text(text.replace(old, new))
     return dest
 

@@ -193,7 +193,7 @@ def _fc_dropout(rng):
 def _conv(rng):
     N, C, F = _n(rng, 2, 3), _n(rng, 2, 3), _n(rng, 2, 4)
     HH, WW = int(rng.choice([3, 5])), int(rng.choice([2, 3]))
-    stride, pad = _n(rng, 1, 2), _n(rng, 1, 2)
+    stride, pad = _n(rng, 2, 3), _n(rng, 1, 2)  # stride 1 would hide a stride ignored
     H = stride * _n(rng, 3, 5) + HH - 2 * pad
     W = stride * _n(rng, 3, 5) + WW - 2 * pad
     H, W = H + stride * (H < 2), W + stride * (W < 2)
