@@ -57,3 +57,9 @@ pdf-deps: install
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
+
+# Gradescope's autograder: build/autograder.zip (setup.sh, run_autograder, the grader in
+# tools/grade and our solution as its reference). Grade locally: $(PY) -m tools.grade SUBMISSION...
+.PHONY: autograder
+autograder: install
+	$(PY) -m tools.grade.build_autograder --out build/autograder.zip
