@@ -88,12 +88,11 @@ def marker_blocks(lines: list[str]) -> tuple[list[tuple[int, int]], list[tuple[i
     blocks, problems, open_at = [], [], None
     for no, line in enumerate(lines):
         text = line.strip()
-        if ("START OF YOUR CODE" in text or "END OF YOUR CODE" in text) and text not in (
-            START,
-            END,
-        ):
+        kind = START if text == START else END if text == END else None
+        if kind is None and ("YOUR CODE" in text or text.startswith("# *****")):
             problems.append((no, f"marker line edited ({text!r}); {RESTORE}"))
-        elif text == START:
+            kind = START if "START" in text.upper() else END if "END" in text.upper() else None
+        if kind == START:
             if open_at is not None:
                 problems.append(
                     (
@@ -102,7 +101,7 @@ def marker_blocks(lines: list[str]) -> tuple[list[tuple[int, int]], list[tuple[i
                     )
                 )
             open_at = no
-        elif text == END:
+        elif kind == END:
             if open_at is None:
                 problems.append((no, "END without a START: a START line was deleted"))
                 continue
