@@ -285,10 +285,10 @@ def run_cases(root: Path, tmp: Path, reference: Reference, limits: Limits) -> tu
             break
         if culprit is None:  # died before starting any case: nothing left to learn
             culprit = next(c for c in pending if c not in reports)
-        reports[culprit] = {"error": why}
+        reports[culprit] = {"error": why, "stopped": True}
         if time.monotonic() > deadline:
             for case in pending:
-                reports.setdefault(case, {"error": why})
+                reports.setdefault(case, {"error": why, "stopped": True})
         pending = [c for c in pending if c not in reports]
     try:
         sandbox = (workdir / "sandbox.txt").read_text().strip()
@@ -345,6 +345,11 @@ def compare(actual, expected: np.ndarray, kind: str, tol: float) -> tuple[bool, 
     return False, f"differs from the reference by {error:.1e} ({how})", error
 
 
+def _one_line(text: object, limit: int = 500) -> str:
+    """Text from the worker (partly the student's) as one bounded line of feedback."""
+    return " ".join(str(text).split())[:limit]
+
+
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -354,8 +359,9 @@ def score_case(case: case_table.Case, report: dict, reference: Reference) -> Cas
     shape = reference.inputs[case.program].get(case.shape_of)
     where = f" on {case.shape_of} of shape {tuple(shape.shape)}" if shape is not None else ""
     if report.get("error"):
-        return CaseResult(case, 0.0, f"{case.function}: {report['error']}")
+        return CaseResult(case, 0.0, f"{case.function}: {_one_line(report['error'])}")
     bad = report.get("bad_outputs") or {}
+    bad = {k: _one_line(v) for k, v in bad.items()} if isinstance(bad, dict) else {}
     weights = {k: case.weights.get(k, 1.0) for k in expected}
     total_weight = sum(weights.values())
     earned, wrong, right = 0.0, [], []
@@ -397,15 +403,9 @@ def grade(
         result.results = [score_case(c, reports[c.program], reference) for c in reference.cases]
         if with_q5:
             result.results.append(notebooks.grade_q5(root))
-        not_run = sum(
-            1
-            for r in reports.values()
-            if "timed out" in str(r.get("error"))
-            or "died" in str(r.get("error"))
-            or "exited" in str(r.get("error"))
-        )
-        if not_run and result.status == "ok":
-            result.status = f"ok ({not_run} case(s) timed out or killed the worker)"
+        stopped = sum(1 for r in reports.values() if r.get("stopped"))
+        if stopped and result.status == "ok":
+            result.status = f"ok ({stopped} case(s) timed out or ended the worker)"
     except Exception as exc:  # a broken zip, a full disk: this row only
         result.status = f"error: {type(exc).__name__}: {exc}"[:300]
     finally:
