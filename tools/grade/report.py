@@ -61,7 +61,6 @@ def write_csv(path: Path, results: list[Result]) -> None:
         writer = csv.writer(f)
         writer.writerow(header)
         for res in results:
-            points = [res.question_points(q) for q in QUESTIONS]
-            writer.writerow(
-                [res.submission, *points, res.total, res.status, f"{res.seconds:.1f}", res.seed]
-            )
+            points = [f"{res.question_points(q):.2f}" for q in QUESTIONS]
+            row = [res.submission, *points, f"{res.total:.2f}", res.status, f"{res.seconds:.1f}"]
+            writer.writerow([*row, res.seed])

@@ -371,7 +371,10 @@ def score_case(case: case_table.Case, report: dict, reference: Reference) -> Cas
             earned += case.points * weights[name] / total_weight
             right.append(name)
         else:
-            wrong.append(f"{name} {bad.get(name, why)}")
+            why = bad.get(name, why)
+            if name.endswith("s") and why.startswith("differs"):  # "scores differ"
+                why = "differ" + why[len("differs") :]
+            wrong.append(f"{name} {why}")
     if not wrong:
         return CaseResult(case, case.points, "")
     text = f"{case.function}: {'; '.join(wrong)}{where}"
