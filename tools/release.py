@@ -387,6 +387,17 @@ def find_leaks(root: Path, starter: Path) -> list[str]:
     return leaks
 
 
+def blocks_without_todo(starter: Path) -> dict[str, int]:
+    """How many placeholders of each starter file fell back on ``DEFAULT_TODO``."""
+    found = {}
+    for path in sorted(starter.rglob("*")):
+        if path.suffix in (".py", ".ipynb"):
+            count = path.read_text().count(f": {DEFAULT_TODO} in ")
+            if count:
+                found[path.relative_to(starter).as_posix()] = count
+    return found
+
+
 def release(root: Path, out: Path, force: bool = False) -> Report:
     """Build the starter of ``root`` into ``out`` atomically (see the module docstring)."""
     root, out = root.resolve(), out.resolve()
@@ -439,6 +450,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{report.module_blocks} blocks in modules and {report.notebook_blocks} in notebooks; "
         f"leak check: no solution line in the starter)"
     )
+    untold = blocks_without_todo(args.out_dir)
+    if untold:
+        where = ", ".join(f"{rel} ({n})" for rel, n in untold.items())
+        print(f"release: note: blocks without a '# TODO: ...' comment above them: {where}")
     return 0
 
 
