@@ -316,3 +316,38 @@ def test_a_broken_submission_costs_only_its_own_row(tmp_path, reference):
     for path in (bad, empty):
         result = grade(path, reference)
         assert result.total == 0 and result.status != "ok", result.status
+
+
+# ----------------------------------------------------------------------------------- CLI
+
+
+def _zip_folder(folder: Path, out: Path, prefix: str = "") -> Path:
+    with zipfile.ZipFile(out, "w") as zf:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                zf.write(path, prefix + path.relative_to(folder).as_posix())
+    return out
+
+
+def test_cli_grades_a_folder_of_zips_one_row_each(tmp_path):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    good = make_submission(tmp_path / "good")
+    _zip_folder(good, batch / "alice.zip", prefix="a2/")  # a wrapping folder is fine
+    endless = ("layers.py", "import numpy as np\n", "import numpy as np\nwhile True:\n    pass\n")
+    hang = make_submission(tmp_path / "hang", [endless])
+    _zip_folder(hang, batch / "bob.zip")
+    (batch / "carol.zip").write_bytes(b"PK\x03\x04 broken")
+    csv_path, json_dir = tmp_path / "scores.csv", tmp_path / "json"
+    cmd = [sys.executable, "-m", "tools.grade", str(batch), "--jobs", "2", "--quiet",
+           "--questions", "1,2,3,4", "--case-timeout", "2", "--submission-timeout", "8",
+           "--csv", str(csv_path), "--json", str(json_dir), "--seed", str(SEED)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"seed {SEED}" in proc.stdout
+    rows = {r.split(",")[0]: r.split(",") for r in csv_path.read_text().splitlines()[1:]}
+    assert set(rows) == {"alice", "bob", "carol"}
+    assert rows["alice"][6] == "90.00" and rows["alice"][7] == "ok"
+    assert rows["bob"][6] == "0.00" and "timed out" in rows["bob"][7]
+    assert rows["carol"][6] == "0.00" and rows["carol"][7].startswith("error")
+    assert json.loads((json_dir / "alice.json").read_text())["score"] == 90

@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, help="seed of the inputs (default: fresh, logged)")
     p.add_argument("--questions", default="1,2,3,4,5", help="e.g. 2,4 (default all)")
     p.add_argument("--case-timeout", type=float, default=Limits.case_seconds, metavar="S")
+    p.add_argument("--submission-timeout", type=float, default=Limits.total_seconds, metavar="S")
     p.add_argument("--quiet", action="store_true", help="no per-submission table")
     return p.parse_args(argv)
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else secrets.randbits(31)
     print(f"grading inputs drawn with seed {seed} (repeat with --seed {seed})", flush=True)
     reference = Reference(seed, [c for c in CASES if c.question in questions])
-    limits = Limits(case_seconds=args.case_timeout)
+    limits = Limits(case_seconds=args.case_timeout, total_seconds=args.submission_timeout)
     paths = expand(args.submissions)
     names = unique_names(paths)
     start = time.monotonic()
