@@ -170,6 +170,9 @@ def test_q5_reads_the_reported_accuracy(tmp_path):
     assert points == pytest.approx(2 + 8 * 0.56 / 0.70) and "56.00%" in note
     executed_notebook(tmp_path / "PyTorch.ipynb", "Part IV test acc: 0.7100 on 10000 images")
     assert notebooks.grade_q5(tmp_path).earned == 10
+    line = "[target] PyTorch own model test accuracy: 35.00% (target >= 89.00%): missed"
+    executed_notebook(tmp_path / "PyTorch.ipynb", line)
+    assert notebooks.read_notebook(tmp_path / "PyTorch.ipynb")[0] == pytest.approx(2 + 4)
     (tmp_path / "PyTorch.ipynb").write_text("{not json")
     assert notebooks.read_notebook(tmp_path / "PyTorch.ipynb")[0] == 0
 

@@ -22,11 +22,11 @@ MAX_NOTEBOOK_BYTES = 50 * 2**20
 PATTERNS = {
     "PyTorch.ipynb": [
         (re.compile(r"Part IV test acc(?:uracy)?:\s*([0-9]*\.?[0-9]+)(%?)"), "Part IV"),
-        (re.compile(r"\[target\] Part IV[^\n:]*test[^\n:]*:\s*([0-9.]+)(%)"), "Part IV"),
+        (re.compile(r"\[target\] PyTorch own model test accuracy:\s*([0-9.]+)(%)"), "Part IV"),
     ],
     "TensorFlow.ipynb": [
         (re.compile(r"Part V: test accuracy\s*([0-9]*\.?[0-9]+)(%?)"), "Part V"),
-        (re.compile(r"\[target\] Part V[^\n:]*:\s*([0-9.]+)(%)"), "Part V"),
+        (re.compile(r"\[target\] TensorFlow own model test accuracy:\s*([0-9.]+)(%)"), "Part V"),
     ],
 }
 
