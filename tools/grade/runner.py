@@ -238,6 +238,14 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def _log_tail(workdir: Path) -> str:
+    try:
+        lines = (workdir / "worker.log").read_text(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    return lines[-1][:300] if lines else "no output"
+
+
 def _death(code: int) -> str:
     if code is not None and code < 0:
         name = signal.Signals(-code).name
@@ -283,10 +291,11 @@ def run_cases(root: Path, tmp: Path, reference: Reference, limits: Limits) -> tu
                 reports[case] = report
         if culprit is None and all(c in reports for c in pending):
             break
-        if culprit is None:  # died before starting any case: nothing left to learn
-            culprit = next(c for c in pending if c not in reports)
-        reports[culprit] = {"error": why, "stopped": True}
-        if time.monotonic() > deadline:
+        if culprit is None:  # it ended outside any case: at start-up, or between cases
+            why = f"the worker stopped before running this case ({_log_tail(workdir)})"
+        else:
+            reports[culprit] = {"error": why, "stopped": True}
+        if culprit is None or time.monotonic() > deadline:
             for case in pending:
                 reports.setdefault(case, {"error": why, "stopped": True})
         pending = [c for c in pending if c not in reports]
