@@ -354,3 +354,15 @@ def test_cli_grades_a_folder_of_zips_one_row_each(tmp_path):
     assert rows["bob"][6] == "0.00" and "timed out" in rows["bob"][7]
     assert rows["carol"][6] == "0.00" and rows["carol"][7].startswith("error")
     assert json.loads((json_dir / "alice.json").read_text())["score"] == 90
+
+
+def test_pytest_plugin_grades_one_question_of_a_submission(tmp_path):
+    bug = ("layers.py", "        out = x.copy()", "        out = x * p")
+    sub = make_submission(tmp_path / "s", [bug])
+    plugin = ["-p", "tools.grade.pytest_plugin", "-p", "no:cacheprovider"]
+    args = ["tests/test_grade_submission.py", f"--submission={sub}", "-m", "q3", "-q"]
+    cmd = [sys.executable, "-m", "pytest", *plugin, *args]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "2 failed, 2 passed" in proc.stdout, proc.stdout[-2000:]
+    assert "dropout_forward (test): out differs from the reference" in proc.stdout
