@@ -44,39 +44,39 @@ def _i(a: dict, key: str) -> int:
 # ----------------------------------------------------------------------------------- Q1
 
 
-def affine_forward(cs, a):
+def affine_forward(cs: Modules, a: dict) -> dict:
     out, _ = cs.layers.affine_forward(a["x"], a["w"], a["b"])
     return {"out": out}
 
 
-def affine_backward(cs, a):
+def affine_backward(cs: Modules, a: dict) -> dict:
     _, cache = cs.layers.affine_forward(a["x"], a["w"], a["b"])
     dx, dw, db = cs.layers.affine_backward(a["dout"], cache)
     return {"dx": dx, "dw": dw, "db": db}
 
 
-def relu_forward(cs, a):
+def relu_forward(cs: Modules, a: dict) -> dict:
     out, _ = cs.layers.relu_forward(a["x"])
     return {"out": out}
 
 
-def relu_backward(cs, a):
+def relu_backward(cs: Modules, a: dict) -> dict:
     _, cache = cs.layers.relu_forward(a["x"])
     return {"dx": cs.layers.relu_backward(a["dout"], cache)}
 
 
-def softmax_loss(cs, a):
+def softmax_loss(cs: Modules, a: dict) -> dict:
     loss, dx = cs.layers.softmax_loss(a["x"], a["y"])
     loss_large, _ = cs.layers.softmax_loss(a["x"] * 1e3, a["y"])
     return {"loss": loss, "dx": dx, "loss_large_scores": loss_large}
 
 
-def svm_loss(cs, a):
+def svm_loss(cs: Modules, a: dict) -> dict:
     loss, dx = cs.layers.svm_loss(a["x"], a["y"])
     return {"loss": loss, "dx": dx}
 
 
-def affine_relu(cs, a):
+def affine_relu(cs: Modules, a: dict) -> dict:
     out, cache = cs.layer_utils.affine_relu_forward(a["x"], a["w"], a["b"])
     dx, dw, db = cs.layer_utils.affine_relu_backward(a["dout"], cache)
     return {"out": out, "dx": dx, "dw": dw, "db": db}
@@ -99,7 +99,7 @@ def _init_summary(params: dict, weight_scale: float) -> dict:
     }
 
 
-def two_layer_net_init(cs, a):
+def two_layer_net_init(cs: Modules, a: dict) -> dict:
     net = cs.fc_net.TwoLayerNet(
         input_dim=_i(a, "D"),
         hidden_dim=_i(a, "H"),
@@ -120,7 +120,7 @@ def _model_outputs(net, a: dict, params: list[str]) -> dict:
     return out
 
 
-def two_layer_net_loss(cs, a):
+def two_layer_net_loss(cs: Modules, a: dict) -> dict:
     net = cs.fc_net.TwoLayerNet(
         input_dim=a["W1"].shape[0],
         hidden_dim=a["W1"].shape[1],
@@ -130,7 +130,7 @@ def two_layer_net_loss(cs, a):
     return _model_outputs(net, a, ["W1", "b1", "W2", "b2"])
 
 
-def _fc_net(cs, a, **kwargs):
+def _fc_net(cs: Modules, a: dict, **kwargs):
     n = _i(a, "num_layers")
     hidden = [a[f"W{i}"].shape[1] for i in range(1, n)]
     return cs.fc_net.FullyConnectedNet(
@@ -151,7 +151,7 @@ def _fc_param_names(a: dict, norm: bool) -> list[str]:
     return names
 
 
-def fc_net_init(cs, a):
+def fc_net_init(cs: Modules, a: dict) -> dict:
     net = cs.fc_net.FullyConnectedNet(
         [_i(a, "H1"), _i(a, "H2")],
         input_dim=_i(a, "D"),
@@ -162,11 +162,11 @@ def fc_net_init(cs, a):
     return _init_summary(net.params, _f(a, "weight_scale"))
 
 
-def fc_net_loss(cs, a):
+def fc_net_loss(cs: Modules, a: dict) -> dict:
     return _model_outputs(_fc_net(cs, a), a, _fc_param_names(a, norm=False))
 
 
-def _run_rule(rule, a, state_keys: list[str], config: dict) -> dict:
+def _run_rule(rule, a: dict, state_keys: list[str], config: dict) -> dict:
     """Three steps of an update rule from w with gradients dw[0..2]."""
     w, ws = a["w"], []
     for dw in a["dw"]:
@@ -177,17 +177,17 @@ def _run_rule(rule, a, state_keys: list[str], config: dict) -> dict:
     return out
 
 
-def sgd_momentum(cs, a):
+def sgd_momentum(cs: Modules, a: dict) -> dict:
     config = {"learning_rate": _f(a, "lr"), "momentum": _f(a, "momentum"), "velocity": a["v0"]}
     return _run_rule(cs.optim.sgd_momentum, a, ["velocity"], config)
 
 
-def rmsprop(cs, a):
+def rmsprop(cs: Modules, a: dict) -> dict:
     config = {"learning_rate": _f(a, "lr"), "decay_rate": _f(a, "decay"), "cache": a["cache0"]}
     return _run_rule(cs.optim.rmsprop, a, ["cache"], config)
 
 
-def adam(cs, a):
+def adam(cs: Modules, a: dict) -> dict:
     fresh = _run_rule(cs.optim.adam, a, ["m", "v", "t"], {"learning_rate": _f(a, "lr")})
     config = {"learning_rate": _f(a, "lr"), "m": a["m0"], "v": a["cache0"], "t": _i(a, "t0")}
     resumed = _run_rule(cs.optim.adam, a, ["m", "v", "t"], config)
@@ -216,7 +216,7 @@ class ThresholdModel:
         return 0.5 * d * d, {"w": np.array([d])}
 
 
-def solver(cs, a):
+def solver(cs: Modules, a: dict) -> dict:
     model = ThresholdModel(0.0, _f(a, "target"))
     data = {"X_train": a["X_train"], "y_train": a["y_train"], "X_val": a["X_val"]}
     data["y_val"] = a["y_val"]
@@ -252,7 +252,7 @@ def _bn_param(a: dict, mode: str) -> dict:
     }
 
 
-def batchnorm_forward_train(cs, a):
+def batchnorm_forward_train(cs: Modules, a: dict) -> dict:
     bn_param = _bn_param(a, "train")
     out, _ = cs.layers.batchnorm_forward(a["x"], a["gamma"], a["beta"], bn_param)
     cs.layers.batchnorm_forward(a["x2"], a["gamma"], a["beta"], bn_param)
@@ -267,37 +267,37 @@ def batchnorm_forward_train(cs, a):
     }
 
 
-def batchnorm_forward_test(cs, a):
+def batchnorm_forward_test(cs: Modules, a: dict) -> dict:
     out, _ = cs.layers.batchnorm_forward(a["x"], a["gamma"], a["beta"], _bn_param(a, "test"))
     return {"out": out}
 
 
-def _bn_backward(backward, cs, a):
+def _bn_backward(backward, cs: Modules, a: dict) -> dict:
     _, cache = cs.layers.batchnorm_forward(a["x"], a["gamma"], a["beta"], _bn_param(a, "train"))
     dx, dgamma, dbeta = backward(a["dout"], cache)
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
 
-def batchnorm_backward(cs, a):
+def batchnorm_backward(cs: Modules, a: dict) -> dict:
     return _bn_backward(cs.layers.batchnorm_backward, cs, a)
 
 
-def batchnorm_backward_alt(cs, a):
+def batchnorm_backward_alt(cs: Modules, a: dict) -> dict:
     return _bn_backward(cs.layers.batchnorm_backward_alt, cs, a)
 
 
-def layernorm_forward(cs, a):
+def layernorm_forward(cs: Modules, a: dict) -> dict:
     out, _ = cs.layers.layernorm_forward(a["x"], a["gamma"], a["beta"], {"eps": _f(a, "eps")})
     return {"out": out}
 
 
-def layernorm_backward(cs, a):
+def layernorm_backward(cs: Modules, a: dict) -> dict:
     _, cache = cs.layers.layernorm_forward(a["x"], a["gamma"], a["beta"], {"eps": _f(a, "eps")})
     dx, dgamma, dbeta = cs.layers.layernorm_backward(a["dout"], cache)
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
 
-def _fc_net_norm(cs, a, normalization: str) -> dict:
+def _fc_net_norm(cs: Modules, a: dict, normalization: str) -> dict:
     net = _fc_net(cs, a, normalization=normalization)
     out = _model_outputs(net, a, _fc_param_names(a, norm=True))
     del out["scores"]  # before training, batchnorm's running statistics are still zero
@@ -305,18 +305,18 @@ def _fc_net_norm(cs, a, normalization: str) -> dict:
     return out
 
 
-def fc_net_batchnorm(cs, a):
+def fc_net_batchnorm(cs: Modules, a: dict) -> dict:
     return _fc_net_norm(cs, a, "batchnorm")
 
 
-def fc_net_layernorm(cs, a):
+def fc_net_layernorm(cs: Modules, a: dict) -> dict:
     return _fc_net_norm(cs, a, "layernorm")
 
 
 # ----------------------------------------------------------------------------------- Q3
 
 
-def dropout_forward_train(cs, a):
+def dropout_forward_train(cs: Modules, a: dict) -> dict:
     x, p = a["x"], _f(a, "p")
     out, _ = cs.layers.dropout_forward(x, {"p": p, "mode": "train"})
     kept = out != 0
@@ -331,12 +331,12 @@ def dropout_forward_train(cs, a):
     }
 
 
-def dropout_forward_test(cs, a):
+def dropout_forward_test(cs: Modules, a: dict) -> dict:
     out, _ = cs.layers.dropout_forward(a["x"], {"p": _f(a, "p"), "mode": "test"})
     return {"out": out}
 
 
-def dropout_backward(cs, a):
+def dropout_backward(cs: Modules, a: dict) -> dict:
     x, dout, p = a["x"], a["dout"], _f(a, "p")
     out, cache = cs.layers.dropout_forward(x, {"p": p, "mode": "train", "seed": _i(a, "seed")})
     dx = cs.layers.dropout_backward(dout, cache)
@@ -348,7 +348,7 @@ def dropout_backward(cs, a):
     }
 
 
-def fc_net_dropout(cs, a):
+def fc_net_dropout(cs: Modules, a: dict) -> dict:
     names = _fc_param_names(a, norm=False)
     losses = []
     for seed in (1, 2):
@@ -369,28 +369,28 @@ def _pool_param(a: dict) -> dict:
     return {"pool_height": _i(a, "ph"), "pool_width": _i(a, "pw"), "stride": _i(a, "pool_stride")}
 
 
-def conv_forward_naive(cs, a):
+def conv_forward_naive(cs: Modules, a: dict) -> dict:
     out, _ = cs.layers.conv_forward_naive(a["x"], a["w"], a["b"], _conv_param(a))
     return {"out": out}
 
 
-def conv_backward_naive(cs, a):
+def conv_backward_naive(cs: Modules, a: dict) -> dict:
     _, cache = cs.layers.conv_forward_naive(a["x"], a["w"], a["b"], _conv_param(a))
     dx, dw, db = cs.layers.conv_backward_naive(a["dout"], cache)
     return {"dx": dx, "dw": dw, "db": db}
 
 
-def max_pool_forward_naive(cs, a):
+def max_pool_forward_naive(cs: Modules, a: dict) -> dict:
     out, _ = cs.layers.max_pool_forward_naive(a["x"], _pool_param(a))
     return {"out": out}
 
 
-def max_pool_backward_naive(cs, a):
+def max_pool_backward_naive(cs: Modules, a: dict) -> dict:
     _, cache = cs.layers.max_pool_forward_naive(a["x"], _pool_param(a))
     return {"dx": cs.layers.max_pool_backward_naive(a["dout"], cache)}
 
 
-def spatial_batchnorm_forward(cs, a):
+def spatial_batchnorm_forward(cs: Modules, a: dict) -> dict:
     bn_param = _bn_param(a, "train")
     out, _ = cs.layers.spatial_batchnorm_forward(a["x"], a["gamma"], a["beta"], bn_param)
     test, _ = cs.layers.spatial_batchnorm_forward(
@@ -404,27 +404,27 @@ def spatial_batchnorm_forward(cs, a):
     }
 
 
-def spatial_batchnorm_backward(cs, a):
+def spatial_batchnorm_backward(cs: Modules, a: dict) -> dict:
     layers, bn_param = cs.layers, _bn_param(a, "train")
     _, cache = layers.spatial_batchnorm_forward(a["x"], a["gamma"], a["beta"], bn_param)
     dx, dgamma, dbeta = layers.spatial_batchnorm_backward(a["dout"], cache)
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
 
-def spatial_groupnorm_forward(cs, a):
+def spatial_groupnorm_forward(cs: Modules, a: dict) -> dict:
     gn = {"eps": _f(a, "eps")}
     out, _ = cs.layers.spatial_groupnorm_forward(a["x"], a["gamma"], a["beta"], _i(a, "G"), gn)
     return {"out": out}
 
 
-def spatial_groupnorm_backward(cs, a):
+def spatial_groupnorm_backward(cs: Modules, a: dict) -> dict:
     gn = {"eps": _f(a, "eps")}
     _, cache = cs.layers.spatial_groupnorm_forward(a["x"], a["gamma"], a["beta"], _i(a, "G"), gn)
     dx, dgamma, dbeta = cs.layers.spatial_groupnorm_backward(a["dout"], cache)
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
 
-def conv_sandwiches(cs, a):
+def conv_sandwiches(cs: Modules, a: dict) -> dict:
     lu, conv, pool = cs.layer_utils, _conv_param(a), _pool_param(a)
     x, w, b = a["x"], a["w"], a["b"]
     out, cache = lu.conv_relu_pool_forward(x, w, b, conv, pool)
@@ -440,7 +440,7 @@ def conv_sandwiches(cs, a):
     return result
 
 
-def three_layer_convnet(cs, a):
+def three_layer_convnet(cs: Modules, a: dict) -> dict:
     F, C, fs, _ = a["W1"].shape
     ws = _f(a, "weight_scale")
     net = cs.cnn.ThreeLayerConvNet(
