@@ -20,8 +20,11 @@ install: $(STAMP)
 data: install
 	$(PY) -m cs231n.datasets.fetch
 
+# Two pytest workers; each test module (each notebook's test class) runs whole on one worker,
+# so the notebook executions overlap. PYTEST_ARGS= runs the suite in one process.
+PYTEST_ARGS ?= -n 2 --dist loadscope
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The main job: the six notebooks in order (papermill), full mode; QUICK=1 for quick mode.
 # Executed notebooks, HTML renders and summary.md / summary.json go to build/run/.
