@@ -366,3 +366,19 @@ def test_pytest_plugin_grades_one_question_of_a_submission(tmp_path):
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "2 failed, 2 passed" in proc.stdout, proc.stdout[-2000:]
     assert "dropout_forward (test): out differs from the reference" in proc.stdout
+
+
+FORGE = """import glob
+import numpy as np
+for _p in glob.glob("out/*.npz"):  # the outputs of the cases that ran before this import
+    np.savez(_p, out=np.array([object()], dtype=object), dx=np.full(3, np.nan))
+for _p in glob.glob("out/*.json")[:3]:
+    open(_p, "w").write("[1, 2")
+"""
+
+
+def test_forged_output_files_cost_points_without_crashing_the_grader(tmp_path, reference):
+    patch = ("optim.py", "import numpy as np\n", FORGE)
+    result = grade(make_submission(tmp_path / "s", [patch]), reference)
+    assert result.status.startswith("ok"), result.status
+    assert 0 < result.total < MAX_Q1_TO_Q4, describe(result)

@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 KEPT_SUFFIXES = (".py", ".pyx", ".ipynb")
 MAX_FILE_BYTES = 20 * 2**20
 MAX_TOTAL_BYTES = 100 * 2**20
+MAX_OUTPUT_BYTES = 64 * 2**20  # a worker's outputs for one case, unpacked
 
 
 @dataclass
@@ -316,8 +317,12 @@ def _read_report(workdir: Path, case: str) -> dict | None:
         return None
     report["outputs"] = {}
     if report.get("error") is None:
+        path = workdir / "out" / f"{case}.npz"
         try:
-            with np.load(workdir / "out" / f"{case}.npz", allow_pickle=False) as npz:
+            with zipfile.ZipFile(path) as zf:  # no zip bomb: sizes checked before unpacking
+                if sum(info.file_size for info in zf.infolist()) > MAX_OUTPUT_BYTES:
+                    raise ValueError("outputs too large")
+            with np.load(path, allow_pickle=False) as npz:
                 report["outputs"] = {k: npz[k] for k in npz.files}
         except Exception as exc:  # a file the student's code may have replaced
             report["error"] = f"its outputs could not be read ({type(exc).__name__})"
