@@ -177,32 +177,28 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def row(*cells: str) -> str:
+    """One markdown table row; a ``|`` inside a cell is escaped."""
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
 def summary_markdown(results: list[Result], quick: bool) -> str:
     """The report: one row per notebook, then one row per headline figure."""
-    mode = "quick" if quick else "full"
-    total = sum(r.wall_s or 0.0 for r in results)
-    lines = [
-        f"# make run ({mode} mode)",
-        "",
-        "| notebook | status | wall time | CPU time | checks |",
-        "|---|---|---|---|---|",
-    ]
+    lines = [f"# make run ({'quick' if quick else 'full'} mode)", ""]
+    lines += [row("notebook", "status", "wall time", "CPU time", "checks"), "|---|---|---|---|---|"]
     for r in results:
         checks = f"{r.checks_ok} ok" + (f", {r.checks_failed} FAILED" if r.checks_failed else "")
-        wall, cpu = format_seconds(r.wall_s), format_seconds(r.cpu_s)
-        lines.append(f"| {r.notebook} | {r.status} | {wall} | {cpu} | {checks} |")
-    lines += [
-        f"| total | {sum(r.ok for r in results)} of {len(results)} ok | "
-        f"{format_seconds(total)} | | |",
-        "",
-    ]
-    lines += ["| notebook | headline figure | value | target | result |", "|---|---|---|---|---|"]
+        lines.append(
+            row(r.notebook, r.status, format_seconds(r.wall_s), format_seconds(r.cpu_s), checks)
+        )
+    total = format_seconds(sum(r.wall_s or 0.0 for r in results))
+    lines += [row("total", f"{sum(r.ok for r in results)} of {len(results)} ok", total, "", "")]
+    lines += ["", row("notebook", "headline figure", "value", "target", "result")]
+    lines.append("|---|---|---|---|---|")
     for r in results:
         for t in r.targets:
             met = t["status"] + (" (quick mode, not enforced)" if t["quick"] else "")
-            lines.append(
-                f"| {r.notebook} | {t['name']} | {t['value']} | {t['op']} {t['target']} | {met} |"
-            )
+            lines.append(row(r.notebook, t["name"], t["value"], f"{t['op']} {t['target']}", met))
     return "\n".join(lines) + "\n"
 
 

@@ -149,3 +149,11 @@ def test_default_order_is_the_students_order() -> None:
         "PyTorch.ipynb",
         "TensorFlow.ipynb",
     ]
+
+
+def test_summary_markdown_escapes_pipes_in_cells() -> None:
+    result = run_notebooks.Result("A.ipynb", status="ok", wall_s=1.0)
+    target = {"name": "a|b", "value": "1%", "op": ">=", "target": "0%", "status": "met"}
+    result.targets.append({**target, "quick": False})
+    text = run_notebooks.summary_markdown([result], quick=False)
+    assert "| A.ipynb | a\\|b | 1% | >= 0% | met |" in text
