@@ -159,9 +159,18 @@ def execute(name: str, out_dir: Path, quick: bool, notebook_dir: Path, progress:
     result.wall_s = round(time.perf_counter() - start, 1)
     result.cpu_s = round(children_cpu_s() - cpu, 1)
     if output.is_file() and output.stat().st_mtime >= started_at - 1:  # not a stale copy
+        read_back(result, output)
+    return result
+
+
+def read_back(result: Result, output: Path) -> None:
+    """Fill ``result`` from an executed notebook and render the notebook as HTML. A problem
+    here is printed, not raised: the other notebooks and the summary matter more."""
+    try:
         read_report_lines(result, notebook_stdout(output))
         result.html = write_html(output).name
-    return result
+    except Exception as error:  # noqa: BLE001
+        print(f"could not read back {output}: {type(error).__name__}: {error}", file=sys.stderr)
 
 
 def write_atomically(path: Path, text: str) -> None:
