@@ -1,15 +1,20 @@
-"""The student-code markers are what the release tool cuts on: they must be well formed."""
+"""The student-code markers are what the release tool cuts on: they must be well formed, and each
+block needs a TODO comment above it, which tells the student what to write."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-START = "# *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
-END = "# *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
+sys.path.insert(0, str(ROOT / "tools"))
+from collect_submission import END, START, marker_blocks  # noqa: E402
+
+# Notebooks whose blocks must carry a TODO comment (the others get a generic message).
+TODO_NOTEBOOKS = ("PyTorch.ipynb", "TensorFlow.ipynb")
 
 
 def _sources() -> list[tuple[str, list[str]]]:
@@ -17,32 +22,45 @@ def _sources() -> list[tuple[str, list[str]]]:
     found = [
         (str(p.relative_to(ROOT)), p.read_text().splitlines()) for p in ROOT.glob("cs231n/**/*.py")
     ]
-    for nb in ROOT.glob("*.ipynb"):
+    for nb in sorted(ROOT.glob("*.ipynb")):
         for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
             if cell["cell_type"] == "code":
                 found.append((f"{nb.name} cell {i}", "".join(cell["source"]).splitlines()))
     return found
 
 
-@pytest.mark.parametrize("name,lines", _sources(), ids=lambda v: v if isinstance(v, str) else "")
+SOURCES = _sources()
+
+
+@pytest.mark.parametrize("name,lines", SOURCES, ids=[name for name, _ in SOURCES])
 def test_markers_pair_up(name: str, lines: list[str]) -> None:
-    open_at = None
-    for no, line in enumerate(lines, 1):
-        text = line.strip()
-        if "START OF YOUR CODE" in text or "END OF YOUR CODE" in text:
-            assert text in (START, END), f"{name}:{no}: marker line altered: {text!r}"
-        if text == START:
-            assert open_at is None, f"{name}:{no}: START inside the block opened at line {open_at}"
-            open_at = no
-        elif text == END:
-            assert open_at is not None, f"{name}:{no}: END without START"
-            indent = len(line) - len(line.lstrip())
-            start_indent = len(lines[open_at - 1]) - len(lines[open_at - 1].lstrip())
-            assert indent == start_indent, (
-                f"{name}:{no}: END indented unlike START (line {open_at})"
+    _, problems = marker_blocks(lines)
+    assert not problems, [f"{name}:{no + 1}: {what}" for no, what in problems]
+
+
+@pytest.mark.parametrize("name,lines", SOURCES, ids=[name for name, _ in SOURCES])
+def test_every_block_has_a_todo_above_it(name: str, lines: list[str]) -> None:
+    if name.endswith(".py") or name.split(" ")[0] in TODO_NOTEBOOKS:
+        blocks, _ = marker_blocks(lines)
+        for start, _ in blocks:
+            above = []
+            no = start - 1
+            while no >= 0 and lines[no].strip().startswith("#"):
+                above.append(lines[no].strip())
+                no -= 1
+            assert any(line.startswith("# TODO: ") for line in above), (
+                f"{name}:{start + 1}: no '# TODO: ...' comment just above this block"
             )
-            open_at = None
-    assert open_at is None, f"{name}: START at line {open_at} is never closed"
+
+
+def test_marker_check_finds_broken_markers() -> None:
+    good = ["def f():", f"    {START}", "    x = 1", f"    {END}"]
+    assert marker_blocks(good) == ([(1, 3)], [])
+    assert marker_blocks(good[:3])[1] == [(1, "START is never closed: its END was deleted")]
+    edited = [*good[:3], "    # *****END OF MY CODE*****"]
+    assert "marker line edited" in marker_blocks(edited)[1][0][1]
+    shifted = [*good[:3], END]
+    assert marker_blocks(shifted)[1] == [(3, "END indented unlike its START (line 2)")]
 
 
 def test_layers_have_student_blocks() -> None:

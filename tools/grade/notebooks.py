@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from tools.grade.cases import QUESTIONS, Case
+from tools.grade.cases import Case
 
 RUN_POINTS = 2.0  # the notebook was executed
 ACCURACY_POINTS = 8.0  # scaled by accuracy / FULL_ACCURACY, capped at 1
@@ -86,5 +86,4 @@ def grade_q5(root: Path):
     if points >= Q5_CASE.points:
         return CaseResult(Q5_CASE, points, "")
     others = "; ".join(n for p, n in scored if n != note)
-    label = QUESTIONS[5][0]
-    return CaseResult(Q5_CASE, points, f"{label}: {note}" + (f" ({others})" if others else ""))
+    return CaseResult(Q5_CASE, points, note + (f" ({others})" if others else ""))

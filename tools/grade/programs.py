@@ -355,7 +355,7 @@ def fc_net_dropout(cs: Modules, a: dict) -> dict:
         net = _fc_net(cs, a, dropout_keep_ratio=_f(a, "p"), seed=seed)
         out = _model_outputs(net, a, names)
         losses.append(out["loss"])
-    return {"scores": out["scores"], "train_losses_differ": float(losses[0] != losses[1])}
+    return {"scores": out["scores"], "train_loss_varies_with_seed": float(losses[0] != losses[1])}
 
 
 # ----------------------------------------------------------------------------------- Q4

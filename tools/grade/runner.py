@@ -333,7 +333,7 @@ def _read_report(workdir: Path, case: str) -> dict | None:
 
 
 def compare(actual, expected: np.ndarray, kind: str, tol: float) -> tuple[bool, str, float]:
-    """(matches, why not, error) for one output."""
+    """(matches, what is wrong, error) for one output; "" for values that differ by error."""
     if actual is None:
         return False, "is missing", np.inf
     a = np.asarray(actual)
@@ -349,14 +349,10 @@ def compare(actual, expected: np.ndarray, kind: str, tol: float) -> tuple[bool, 
         return False, "contains NaN or inf", np.inf
     e = expected.astype(np.float64)
     diff = float(np.max(np.abs(a - e))) if a.size else 0.0
+    error = diff
     if kind == "rel":
         error = diff / max(1e-8, float(np.max(np.abs(e))) if e.size else 0.0)
-        how = "max relative error"
-    else:
-        error, how = diff, "max absolute difference"
-    if error <= tol:
-        return True, "", error
-    return False, f"differs from the reference by {error:.1e} ({how})", error
+    return error <= tol, "", error
 
 
 def _one_line(text: object, limit: int = 500) -> str:
@@ -366,6 +362,18 @@ def _one_line(text: object, limit: int = 500) -> str:
 
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _differ_text(differ: list[tuple[str, float, str]]) -> str:
+    """ "dx differs from the reference by 3.1e-02 (max relative error)", or several at once."""
+    names = [name for name, _, _ in differ]
+    worst = max(error for _, error, _ in differ)
+    kinds = {kind for _, _, kind in differ}
+    how = "max relative error" if kinds == {"rel"} else "max difference"
+    if len(names) == 1:
+        verb = "differ" if names[0].endswith("s") else "differs"  # "scores differ"
+        return f"{names[0]} {verb} from the reference by {worst:.1e} ({how})"
+    return f"{_join(names)} differ from the reference by up to {worst:.1e} ({how})"
 
 
 def score_case(case: case_table.Case, report: dict, reference: Reference) -> CaseResult:
@@ -378,22 +386,25 @@ def score_case(case: case_table.Case, report: dict, reference: Reference) -> Cas
     bad = {k: _one_line(v) for k, v in bad.items()} if isinstance(bad, dict) else {}
     weights = {k: case.weights.get(k, 1.0) for k in expected}
     total_weight = sum(weights.values())
-    earned, wrong, right = 0.0, [], []
+    earned, wrong, differ, right = 0.0, [], [], []
     for name, exp in expected.items():
-        ok, why, _ = compare(report["outputs"].get(name), exp, *case.tolerance(name))
+        kind, tol = case.tolerance(name)
+        ok, why, error = compare(report["outputs"].get(name), exp, kind, tol)
         if ok:
             earned += case.points * weights[name] / total_weight
             right.append(name)
+        elif name in bad or why:
+            wrong.append(f"{name} {bad.get(name, why)}")
         else:
-            why = bad.get(name, why)
-            if name.endswith("s") and why.startswith("differs"):  # "scores differ"
-                why = "differ" + why[len("differs") :]
-            wrong.append(f"{name} {why}")
+            differ.append((name, error, kind))
+    if differ:
+        wrong.append(_differ_text(differ))
     if not wrong:
         return CaseResult(case, case.points, "")
     text = f"{case.function}: {'; '.join(wrong)}{where}"
     if right:
-        text += f"; {_join(right)} {'match' if len(right) > 1 else 'matches'}"
+        plural = len(right) > 1 or right[0].endswith("s")
+        text += f"; {_join(right)} {'match' if plural else 'matches'}"
     return CaseResult(case, round(earned, 4), text)
 
 
