@@ -122,10 +122,13 @@ def read_report_lines(result: Result, text: str) -> None:
 def failure_status(error: Exception) -> str:
     """One line saying where and how a notebook failed."""
     if isinstance(error, PapermillExecutionError):
-        evalue = str(error.evalue).strip().splitlines()
-        message = f"{error.ename}: {evalue[0] if evalue else ''}".rstrip(": ")
-        return f"failed at cell In [{error.exec_count}]: {message}"
-    return f"failed: {type(error).__name__}: {error}"
+        return f"failed at cell In [{error.exec_count}]: {error.ename}: {first_line(error.evalue)}"
+    return f"failed: {type(error).__name__}: {first_line(error)}"
+
+
+def first_line(text: object) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def write_html(notebook: Path) -> Path:
