@@ -98,8 +98,9 @@ def drop_capabilities() -> None:
     class Data(ctypes.Structure):
         _fields_ = [("eff", ctypes.c_uint32), ("perm", ctypes.c_uint32), ("inh", ctypes.c_uint32)]
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.capset(ctypes.byref(Header(0x20080522, 0)), ctypes.byref((Data * 2)()))
+    capset = getattr(ctypes.CDLL(None, use_errno=True), "capset", None)  # Linux only
+    if capset is not None:
+        capset(ctypes.byref(Header(0x20080522, 0)), ctypes.byref((Data * 2)()))
 
 
 def set_limits(limits: dict) -> None:
