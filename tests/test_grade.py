@@ -384,3 +384,27 @@ def test_forged_output_files_cost_points_without_crashing_the_grader(tmp_path, r
     result = grade(make_submission(tmp_path / "s", [patch]), reference)
     assert result.status.startswith("ok"), result.status
     assert 0 < result.total < MAX_Q1_TO_Q4, describe(result)
+
+
+KILL = """import os
+import signal
+import numpy as np
+for _pid in {pids!r}:
+    try:
+        os.kill(_pid, signal.SIGKILL)
+    except OSError as _exc:
+        print("blocked", _pid, _exc)
+"""
+
+
+def test_signalling_processes_outside_the_sandbox_is_blocked(tmp_path, reference):
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        pids = [bystander.pid, os.getpid()]  # another process, and the grader itself
+        patch = ("optim.py", "import numpy as np\n", KILL.format(pids=pids))
+        result = grade(make_submission(tmp_path / "s", [patch]), reference)
+        assert bystander.poll() is None, "the submission killed a process outside its sandbox"
+        assert result.total == MAX_Q1_TO_Q4, describe(result)
+    finally:
+        bystander.kill()
+        bystander.wait()
