@@ -334,7 +334,7 @@ CASES = [
     Case("spatial_batchnorm_backward", 4, "spatial_batchnorm_backward", 3, _spatial_bn),
     Case("spatial_groupnorm_forward", 4, "spatial_groupnorm_forward", 2, _groupnorm),
     Case("spatial_groupnorm_backward", 4, "spatial_groupnorm_backward", 3, _groupnorm),
-    Case("conv_sandwiches", 4, "conv_relu_pool / conv_bn_relu", 2, _sandwich),
+    Case("conv_sandwiches", 4, "conv sandwich layers (layer_utils)", 2, _sandwich),
     Case("three_layer_convnet", 4, "ThreeLayerConvNet", 2, _convnet, "X", STATISTICS),
 ]
 CASES_BY_ID = {case.program: case for case in CASES}

@@ -425,18 +425,22 @@ def spatial_groupnorm_backward(cs: Modules, a: dict) -> dict:
 
 
 def conv_sandwiches(cs: Modules, a: dict) -> dict:
-    lu, conv, pool = cs.layer_utils, _conv_param(a), _pool_param(a)
-    x, w, b = a["x"], a["w"], a["b"]
-    out, cache = lu.conv_relu_pool_forward(x, w, b, conv, pool)
-    grads = lu.conv_relu_pool_backward(a["dout_pool"], cache)
-    result = {"relu_pool_out": out}
-    result.update({f"relu_pool_{k}": g for k, g in zip(("dx", "dw", "db"), grads, strict=True)})
-    bn_param = _bn_param(a, "train")
-    out, cache = lu.conv_bn_relu_forward(x, w, b, a["gamma"], a["beta"], conv, bn_param)
-    grads = lu.conv_bn_relu_backward(a["dout"], cache)
-    result["bn_relu_out"] = out
-    names = ("dx", "dw", "db", "dgamma", "dbeta")
-    result.update({f"bn_relu_{k}": g for k, g in zip(names, grads, strict=True)})
+    """Forward and backward of each conv sandwich in layer_utils; outputs named by layer."""
+    conv, pool, x, w, b = _conv_param(a), _pool_param(a), a["x"], a["w"], a["b"]
+    bn = (a["gamma"], a["beta"], conv, _bn_param(a, "train"))
+    sandwiches = [  # (layer, its arguments, the upstream gradient)
+        ("conv_relu", (x, w, b, conv), a["dout"]),
+        ("conv_relu_pool", (x, w, b, conv, pool), a["dout_pool"]),
+        ("conv_bn_relu", (x, w, b, *bn), a["dout"]),
+        ("conv_bn_relu_pool", (x, w, b, *bn, pool), a["dout_pool"]),
+    ]
+    result = {}
+    for layer, args, dout in sandwiches:
+        out, cache = getattr(cs.layer_utils, f"{layer}_forward")(*args)
+        grads = getattr(cs.layer_utils, f"{layer}_backward")(dout, cache)
+        names = ("dx", "dw", "db", "dgamma", "dbeta")[: len(grads)]
+        result[f"{layer}_out"] = out
+        result.update({f"{layer}_{k}": g for k, g in zip(names, grads, strict=True)})
     return result
 
 
