@@ -426,8 +426,10 @@ def grade(
             reports = {
                 c.program: {"error": "no cs231n package in the submission"} for c in reference.cases
             }
-        else:
+        elif reference.cases:
             reports, result.sandbox = run_cases(root, tmp, reference, limits)
+        else:  # only Q5: nothing to run
+            reports, result.sandbox = {}, "not needed"
         result.results = [score_case(c, reports[c.program], reference) for c in reference.cases]
         if with_q5:
             result.results.append(notebooks.grade_q5(root))
