@@ -86,6 +86,9 @@ class ThreeLayerConvNet:
         self.reg = reg
         self.dtype = dtype
         self.params: dict[str, np.ndarray] = {}
+        # TODO: initialize the parameters: W1, b1 (convolution), W2, b2 (hidden affine),
+        # W3, b3 (output affine) in self.params, shapes as in the class docstring;
+        # weights from N(0, weight_scale^2) with np.random.randn, biases zero.
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         F, fs = num_filters, filter_size
         # The global RNG, so that np.random.seed in a notebook fixes the initialization.
@@ -116,14 +119,20 @@ class ThreeLayerConvNet:
         X = np.asarray(X).astype(self.dtype, copy=False)
         conv_param = self.conv_param
         pool_param = POOL_PARAM
+        # TODO: write the forward pass: scores (N, C) of conv - relu - pool - affine -
+        # relu - affine, keeping each layer's cache.
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         W1, b1, W2, b2, W3, b3 = (self.params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
         pooled, pool_cache = conv_relu_pool_forward(X, W1, b1, conv_param, pool_param)
         hidden, hidden_cache = affine_relu_forward(pooled, W2, b2)
         scores, scores_cache = affine_forward(hidden, W3, b3)
+        # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         if y is None:
             return scores
 
+        # TODO: write the backward pass: loss (softmax loss plus the L2 term on W1, W2,
+        # W3) and grads, the gradient of every parameter keyed like self.params.
+        # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         loss, dscores = softmax_loss(scores, y)
         loss += 0.5 * self.reg * sum(float(np.sum(W * W)) for W in (W1, W2, W3))
         grads = {}
