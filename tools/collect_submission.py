@@ -318,7 +318,7 @@ def write_pdf(root: Path, notebooks: list[str], out: Path) -> None:
             print_to_pdf(html, pdf, work / "profile")
             first_page = len(writer.pages)
             writer.append(str(pdf))
-            writer.add_outline_item(Path(rel).stem, first_page)
+            writer.add_outline_item(title=Path(rel).stem, page_number=first_page)
         _replace_atomically(out, lambda path: writer.write(str(path)))
 
 
