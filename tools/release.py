@@ -350,10 +350,13 @@ def build(root: Path, dest: Path) -> Report:
 
 def solution_only_lines(root: Path) -> set[str]:
     """Lines that only the solution holds: block bodies, answers and reference modules, less
-    any line that also appears in the solution outside those (and less trivial lines)."""
+    any line that the starter takes from the solution too (and less trivial lines). Files that
+    stay out of the starter (the grader's fixtures, benchmarks, ...) exempt no line."""
     solution, other = set(), set()
     for rel in solution_files(root):
         path = root / rel
+        if not in_starter(rel) and not _matches(rel, SOLUTION_ONLY_MODULES):
+            continue
         if rel.endswith(".ipynb"):
             inside, outside = notebook_lines(json.loads(path.read_text()), rel)
         elif rel.endswith(".py"):
