@@ -417,10 +417,13 @@ def test_repo_starter_blocks_all_hold_a_placeholder(starter: Path) -> None:
             cells = json.loads(text)["cells"]
             text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         lines = text.split("\n")
-        for start, end in [(i, j) for i, j in _pairs(lines)]:
+        for start, end in _pairs(lines):
             body = "\n".join(lines[start + 1 : end]).strip()
             assert body.startswith("raise NotImplementedError("), (rel, body)
             assert body.count("\n") <= 2, (rel, body)
+            if rel.endswith(".py"):  # the message starts with the enclosing function's name
+                name = release.enclosing_name(text, start + 1)
+                assert f'"{name}: ' in body and f' in {rel}"' in body, (rel, name, body)
 
 
 def _pairs(lines: list[str]) -> list[tuple[int, int]]:
