@@ -484,3 +484,32 @@ def test_repo_starter_notebooks_stop_at_the_first_unimplemented_function(
     assert error.ename == "NotImplementedError", (error.ename, error.evalue)
     assert textwrap.shorten(error.evalue, 200).split(": ")[0]  # names the function
     assert " in cs231n/" in error.evalue or f" in {name}" in error.evalue
+
+
+@pytest.mark.slow
+def test_repo_starter_builds_as_a_package(starter: Path, tmp_path: Path) -> None:
+    """The starter's setup.py and pyproject.toml build it, Cython extension included."""
+    import zipfile
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            str(starter),
+            "-w",
+            str(tmp_path),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = tmp_path.glob("cs231n_a2-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "cs231n/layers.py" in names and any(n.startswith("cs231n/im2col_cython") for n in names)
+    assert not any("reference_models" in n for n in names)
