@@ -115,7 +115,7 @@ def read_report_lines(result: Result, text: str) -> None:
                 result.checks_failed += 1
         elif match := TARGET_LINE.match(line):
             target = match.groupdict()
-            target["quick"] = bool(target["quick"])
+            target["enforced"] = not target.pop("unenforced")
             result.targets.append(target)
 
 
@@ -209,7 +209,7 @@ def summary_markdown(results: list[Result], quick: bool) -> str:
     lines.append("|---|---|---|---|---|")
     for r in results:
         for t in r.targets:
-            met = t["status"] + (" (quick mode, not enforced)" if t["quick"] else "")
+            met = t["status"] + ("" if t["enforced"] else " (not enforced)")
             lines.append(row(r.notebook, t["name"], t["value"], f"{t['op']} {t['target']}", met))
     return "\n".join(lines) + "\n"
 

@@ -49,7 +49,7 @@ def test_report_target_met_and_missed(capsys) -> None:
         "op": ">=",
         "target": "50.00%",
         "status": "met",
-        "quick": None,
+        "unenforced": None,
     }
     with pytest.raises(AssertionError, match=r"misses the target >= 50.00%"):
         report_target("TwoLayerNet validation accuracy", 0.42, 0.50)
@@ -63,4 +63,4 @@ def test_report_target_lower_is_better_and_not_enforced(capsys) -> None:
     assert met is False
     match = TARGET_LINE.match(capsys.readouterr().out.strip())
     assert (match["value"], match["op"], match["target"]) == ("13.5 min", "<=", "12.0 min")
-    assert match["status"] == "missed" and match["quick"]
+    assert match["status"] == "missed" and match["unenforced"]

@@ -88,7 +88,7 @@ class NotebookInQuickMode:
         names = {match["name"] for match in found if match}
         missing = set(EXPECTED[self.name]["targets"]) - names
         assert not missing, f"no [target] line for {sorted(missing)}; found {sorted(names)}"
-        assert all(match["quick"] for match in found if match)  # quick mode: not enforced
+        assert all(match["unenforced"] for match in found if match)  # quick mode: not enforced
 
     def test_plots_produced(self, executed) -> None:
         cells, _ = executed

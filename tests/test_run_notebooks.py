@@ -31,7 +31,7 @@ PASSING = [
     "print('[check] relu_forward out: rel error 0.00e+00 (must be <= 1e-07) ok')",
     "print('[target] Net validation accuracy: 52.10% (target >= 50.00%): met')\n"
     "print('[target] Net training time: 3.5 min (target <= 12.0 min): missed"
-    " (quick mode, not enforced)')",
+    " (not enforced)')",
     "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
     "from IPython.display import Image, display\nimport io\n"
     "plt.plot([1, 2, 3])\nbuf = io.BytesIO()\nplt.savefig(buf, format='png')\n"
@@ -97,8 +97,8 @@ def test_summary_json_has_status_time_checks_and_targets(run) -> None:
     ]
     accuracy, time_ = passing["targets"]
     assert (accuracy["value"], accuracy["op"], accuracy["target"]) == ("52.10%", ">=", "50.00%")
-    assert accuracy["status"] == "met" and not accuracy["quick"]
-    assert time_["status"] == "missed" and time_["quick"]
+    assert accuracy["status"] == "met" and accuracy["enforced"]
+    assert time_["status"] == "missed" and not time_["enforced"]
     # the failed notebook still reports what ran before the error, and the cell
     assert failing["status"].startswith("failed at cell In [5]")
     assert failing["checks_ok"] == 1 and failing["html"] == "Failing.html"
@@ -154,6 +154,6 @@ def test_default_order_is_the_students_order() -> None:
 def test_summary_markdown_escapes_pipes_in_cells() -> None:
     result = run_notebooks.Result("A.ipynb", status="ok", wall_s=1.0)
     target = {"name": "a|b", "value": "1%", "op": ">=", "target": "0%", "status": "met"}
-    result.targets.append({**target, "quick": False})
+    result.targets.append({**target, "enforced": True})
     text = run_notebooks.summary_markdown([result], quick=False)
     assert "| A.ipynb | a\\|b | 1% | >= 0% | met |" in text
