@@ -13,9 +13,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from collect_submission import END, START, marker_blocks  # noqa: E402
 
-# Notebooks whose blocks must carry a TODO comment (the others get a generic message).
-TODO_NOTEBOOKS = ("FullyConnectedNets.ipynb", "PyTorch.ipynb", "TensorFlow.ipynb")
-
 
 def _sources() -> list[tuple[str, list[str]]]:
     """(name, lines) of every package module and of every notebook code cell."""
@@ -40,17 +37,16 @@ def test_markers_pair_up(name: str, lines: list[str]) -> None:
 
 @pytest.mark.parametrize("name,lines", SOURCES, ids=[name for name, _ in SOURCES])
 def test_every_block_has_a_todo_above_it(name: str, lines: list[str]) -> None:
-    if name.endswith(".py") or name.split(" ")[0] in TODO_NOTEBOOKS:
-        blocks, _ = marker_blocks(lines)
-        for start, _ in blocks:
-            above = []
-            no = start - 1
-            while no >= 0 and lines[no].strip().startswith("#"):
-                above.append(lines[no].strip())
-                no -= 1
-            assert any(line.startswith("# TODO: ") for line in above), (
-                f"{name}:{start + 1}: no '# TODO: ...' comment just above this block"
-            )
+    blocks, _ = marker_blocks(lines)
+    for start, _ in blocks:
+        above = []
+        no = start - 1
+        while no >= 0 and lines[no].strip().startswith("#"):
+            above.append(lines[no].strip())
+            no -= 1
+        assert any(line.startswith("# TODO: ") for line in above), (
+            f"{name}:{start + 1}: no '# TODO: ...' comment just above this block"
+        )
 
 
 def test_marker_check_finds_broken_markers() -> None:

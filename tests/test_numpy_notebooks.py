@@ -50,7 +50,16 @@ EXPECTED = {
             "Dropout keeps the best validation accuracy (keep 0.25 minus keep 1.0)",
         ],
     },
-    "ConvolutionalNetworks.ipynb": {"checks": 5, "pngs": 2, "targets": []},
+    "ConvolutionalNetworks.ipynb": {
+        "checks": 37,
+        "pngs": 4,
+        "targets": [
+            "ThreeLayerConvNet training accuracy on 100 examples",
+            "ThreeLayerConvNet training accuracy after one epoch",
+            "DeepConvNet test accuracy (10,000 images)",
+            "DeepConvNet training + test wall time",
+        ],
+    },
 }
 
 
