@@ -4,6 +4,7 @@ executed notebooks."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,13 @@ import pytest
 import torch
 
 torch.set_num_threads(2)
+
+# The grader's `--submission=PATH` option (tools/grade/pytest_plugin.py), where the grader is
+# present: the student kit ships this file without it.
+ROOT = Path(__file__).resolve().parent.parent
+if (ROOT / "tools" / "grade" / "pytest_plugin.py").is_file():
+    sys.path.insert(0, str(ROOT))
+    pytest_plugins = ["tools.grade.pytest_plugin"]
 
 
 def rel_error(x, y) -> float:
