@@ -1,6 +1,6 @@
 """One test per graded case, for a grader who wants pytest's own output.
 
-    python -m pytest -p tools.grade.pytest_plugin --submission=a2_code_submission.zip -m q2
+    pytest --submission=a2_code_submission.zip -m q2
 
 A test passes when its function earns full marks; its failure message is the grader's
 feedback. The submission runs in the grader's sandbox (tools/grade/worker.py), never in this

@@ -1,8 +1,9 @@
 """pytest's side of the grader: ``--submission PATH`` for tests/test_grade_submission.py.
 
-    python -m pytest -p tools.grade.pytest_plugin --submission=a2_code_submission.zip -m q2
+    pytest --submission=a2_code_submission.zip -m q2
 
-(or plain ``pytest --submission=PATH -m q2`` once tests/conftest.py imports these two hooks).
+(tests/conftest.py loads this plugin where tools/grade exists; elsewhere
+``python -m pytest -p tools.grade.pytest_plugin ...`` does).
 Write ``--submission=PATH`` as one word: pytest takes a separate PATH for a test path when it
 looks for its root folder.
 With ``--submission``, only tests/test_grade_submission.py runs: the other tests check this
