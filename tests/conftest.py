@@ -37,6 +37,26 @@ def tn(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
 
 
+def execute_quick(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], str]:
+    """Execute the kit's notebook ``name`` in quick mode, as ``make run QUICK=1`` does, into a
+    temporary folder: (cells, stdout). Skips without papermill or CIFAR-10."""
+    pytest.importorskip("papermill")
+    from cs231n.data_utils import resolve_cifar10_dir
+
+    if not resolve_cifar10_dir().is_dir():
+        pytest.skip("CIFAR-10 not found: set CS231N_CIFAR10 (see cs231n/data_utils.py)")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from run_notebooks import run_notebook
+    finally:
+        sys.path.pop(0)
+    out_dir = tmp_path_factory.mktemp(Path(name).stem)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CS231N_CIFAR10", str(resolve_cifar10_dir()))  # the kernel inherits it
+        output = run_notebook(name, out_dir, quick=True)
+    return executed_cells_and_stdout(output)
+
+
 def executed_cells_and_stdout(notebook: Path) -> tuple[list[dict], str]:
     """The cells of an executed notebook and everything its code cells printed to stdout."""
     cells = json.loads(Path(notebook).read_text())["cells"]

@@ -9,13 +9,11 @@ headline ``[target]`` lines printed, enough plots. A notebook that does not exis
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import executed_cells_and_stdout
+from conftest import execute_quick
 
-from cs231n.data_utils import resolve_cifar10_dir
 from cs231n.notebook_checks import CHECK_LINE, TARGET_LINE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,22 +62,10 @@ EXPECTED = {
 
 
 def run_quick(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], str]:
-    """Execute ``name`` in quick mode into a temporary folder: (cells, stdout text)."""
+    """Execute ``name`` in quick mode (a missing notebook fails): (cells, stdout text)."""
     if not (ROOT / name).is_file():
         pytest.fail(f"{name} does not exist")
-    pytest.importorskip("papermill")
-    if not resolve_cifar10_dir().is_dir():
-        pytest.skip("CIFAR-10 not found: set CS231N_CIFAR10 (see cs231n/data_utils.py)")
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from run_notebooks import run_notebook
-    finally:
-        sys.path.pop(0)
-    out_dir = tmp_path_factory.mktemp(Path(name).stem)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CS231N_CIFAR10", str(resolve_cifar10_dir()))  # the kernel inherits it
-        output = run_notebook(name, out_dir, quick=True)
-    return executed_cells_and_stdout(output)
+    return execute_quick(name, tmp_path_factory)
 
 
 @pytest.fixture(scope="class")

@@ -18,12 +18,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import executed_cells_and_stdout
+from conftest import execute_quick
 from torch import nn
 
 from cs231n import reference_models as rm
 from cs231n import torch_utils as tu
-from cs231n.data_utils import resolve_cifar10_dir
 
 pytestmark = pytest.mark.q5
 
@@ -494,19 +493,7 @@ print(len(names))
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory) -> tuple[list[dict], str]:
     """PyTorch.ipynb run in quick mode: (cells, everything printed to stdout)."""
-    pytest.importorskip("papermill")
-    if not resolve_cifar10_dir().is_dir():
-        pytest.skip("CIFAR-10 not found: set CS231N_CIFAR10 (see cs231n/data_utils.py)")
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from run_notebooks import run_notebook
-    finally:
-        sys.path.pop(0)
-    out_dir = tmp_path_factory.mktemp("notebook")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CS231N_CIFAR10", str(resolve_cifar10_dir()))  # the kernel inherits it
-        output = run_notebook(NOTEBOOK.name, out_dir, quick=True)
-    return executed_cells_and_stdout(output)
+    return execute_quick(NOTEBOOK.name, tmp_path_factory)
 
 
 @pytest.mark.slow

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import executed_cells_and_stdout
-
-from cs231n.data_utils import resolve_cifar10_dir
+from conftest import execute_quick
 
 pytestmark = pytest.mark.q5
 
@@ -264,21 +262,7 @@ def test_notebook_is_committed_clean() -> None:
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, tf) -> tuple[list[dict], str]:
     """TensorFlow.ipynb run in quick mode: (cells, all printed text)."""
-    papermill = pytest.importorskip("papermill")
-    if not resolve_cifar10_dir().is_dir():
-        pytest.skip("CIFAR-10 not found: set CS231N_CIFAR10 (see cs231n/data_utils.py)")
-    output = tmp_path_factory.mktemp("notebook") / NOTEBOOK.name
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CS231N_CIFAR10", str(resolve_cifar10_dir()))  # the kernel inherits it
-        papermill.execute_notebook(
-            str(NOTEBOOK),
-            str(output),
-            parameters={"QUICK": True},
-            cwd=str(ROOT),
-            kernel_name="python3",
-            progress_bar=False,
-        )
-    return executed_cells_and_stdout(output)
+    return execute_quick(NOTEBOOK.name, tmp_path_factory)
 
 
 @pytest.mark.slow

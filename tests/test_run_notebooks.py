@@ -141,7 +141,7 @@ def test_refuses_to_write_over_the_source_notebook(tmp_path) -> None:
 
 
 def test_default_order_is_the_students_order() -> None:
-    assert run_notebooks.NOTEBOOKS == [
+    assert list(run_notebooks.NOTEBOOKS) == [
         "FullyConnectedNets.ipynb",
         "BatchNormalization.ipynb",
         "Dropout.ipynb",
