@@ -115,7 +115,8 @@ def marker_blocks(lines: list[str]) -> tuple[list[tuple[int, int]], list[tuple[i
     return blocks, problems
 
 
-def _source(cell: dict) -> str:
+def cell_source(cell: dict) -> str:
+    """A notebook cell's source as one string (nbformat stores a string or a list of lines)."""
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
 
@@ -125,7 +126,7 @@ def file_marker_problems(root: Path, rel: str) -> tuple[int, list[str]]:
     path = root / rel
     if rel.endswith(".ipynb"):
         units = [
-            (f"{rel} cell {i + 1}", _source(cell).split("\n"))
+            (f"{rel} cell {i + 1}", cell_source(cell).split("\n"))
             for i, cell in enumerate(json.loads(path.read_text())["cells"])
             if cell["cell_type"] == "code"
         ]
@@ -144,7 +145,7 @@ def file_marker_problems(root: Path, rel: str) -> tuple[int, list[str]]:
 
 def _cell_name(i: int, cell: dict) -> str:
     """``cell 12 ("first line of code...")``: the cell's place among all cells, from 1."""
-    first = next((line.strip() for line in _source(cell).splitlines() if line.strip()), "")
+    first = next((line.strip() for line in cell_source(cell).splitlines() if line.strip()), "")
     return f'cell {i + 1} ("{first[:40]}{"..." if len(first) > 40 else ""}")'
 
 
@@ -152,7 +153,7 @@ def notebook_run_problems(rel: str, nb: dict) -> list[str]:
     """Whether notebook ``rel`` was run top to bottom: every code cell ran, in order, cleanly."""
     fix = "restart the kernel, run all cells and save"
     code = [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
-    code = [(i, c) for i, c in code if _source(c).strip()]
+    code = [(i, c) for i, c in code if cell_source(c).strip()]
     unrun = [i for i, c in code if c.get("execution_count") is None]
     if code and len(unrun) == len(code):
         return [f"{rel}: never run; open it, run all cells and save"]

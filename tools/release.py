@@ -41,7 +41,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.collect_submission import MARKER_COUNTS, marker_blocks
+from tools.collect_submission import MARKER_COUNTS, cell_source, marker_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER = "**Your Answer:**"
@@ -197,11 +197,6 @@ def block_lines(source: str, where: str) -> tuple[set[str], set[str]]:
 # ------------------------------------------------------------------------------------ notebooks
 
 
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
 def _heading(markdown: str) -> str | None:
     """The text of the last heading line of a markdown cell, if any."""
     found = [line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("#")]
@@ -217,7 +212,7 @@ def starter_notebook(nb: dict, name: str) -> tuple[dict, int]:
     for i, cell in enumerate(out["cells"]):
         if SOLUTION_ONLY_TAG in cell.get("metadata", {}).get("tags", []):
             continue
-        text = _source(cell)
+        text = cell_source(cell)
         if cell["cell_type"] == "markdown":
             section = _heading(text) or section
             if text.startswith(ANSWER):
@@ -237,7 +232,7 @@ def notebook_lines(nb: dict, name: str) -> tuple[set[str], set[str]]:
     """(solution lines, other lines) of a notebook: block bodies and answers are solution."""
     solution, other = set(), set()
     for i, cell in enumerate(nb["cells"]):
-        text = _source(cell)
+        text = cell_source(cell)
         if cell["cell_type"] == "code":
             inside, outside = block_lines(text, f"{name} cell {i}")
             solution |= inside
@@ -385,7 +380,7 @@ def find_leaks(root: Path, starter: Path) -> list[str]:
         except UnicodeDecodeError:
             continue
         if rel.endswith(".ipynb"):
-            text = "\n".join(_source(c) for c in json.loads(text)["cells"])
+            text = "\n".join(cell_source(c) for c in json.loads(text)["cells"])
         leaks += [f"{rel}: {line.strip()}" for line in text.splitlines() if line.strip() in secret]
     return leaks
 
