@@ -82,7 +82,7 @@ def _notebook(name: str) -> dict:
             [{"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG}}],
         ),
         _markdown("**Question.** Why?", "m1"),
-        _markdown(f"**Your Answer:** Because {stem} says so.", "m2"),
+        _markdown(f"**Your Answer:** Because {stem} says so, with $\\alpha^2$.", "m2"),
     ]
     return {
         "cells": cells,
@@ -315,7 +315,8 @@ def test_pdf_of_the_six_notebooks_with_titles_and_answers(kit: Path) -> None:
     text = "\n".join(page.extract_text() for page in reader.pages)
     for name in cs.NOTEBOOKS:
         stem = Path(name).stem
-        assert f"{stem} title" in text and f"Because {stem} says so." in text
+        assert f"{stem} title" in text and f"Because {stem} says so" in text
+    assert "\\alpha" not in text and "α" in text  # LaTeX typeset (MathJax, offline)
     assert [item.title for item in reader.outline] == [Path(n).stem for n in cs.NOTEBOOKS]
     images = sum(len(page.images) for page in reader.pages)
     assert images >= len(cs.NOTEBOOKS)  # each notebook's plot

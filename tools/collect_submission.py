@@ -280,6 +280,17 @@ def pdf_engine_missing() -> str | None:
     return ", ".join(missing) or None
 
 
+def local_mathjax_url() -> str | None:
+    """MathJax from the installed jupyter-server-mathjax package, so that the notebooks' LaTeX
+    is typeset without a network (nbconvert's default loads it from a CDN); None if absent."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        return None
+    script = Path(jupyter_server_mathjax.__file__).parent / "static" / "MathJax.js"
+    return script.as_uri() + "?config=TeX-AMS-MML_HTMLorMML-full,Safe" if script.is_file() else None
+
+
 def print_to_pdf(html: Path, pdf: Path, profile: Path) -> None:
     """Print the page ``html`` to ``pdf`` with headless Chromium."""
     command = [
@@ -292,6 +303,7 @@ def print_to_pdf(html: Path, pdf: Path, profile: Path) -> None:
         "--disable-sync",
         f"--user-data-dir={profile}",
         "--no-pdf-header-footer",
+        "--virtual-time-budget=20000",  # let MathJax typeset before printing (virtual ms)
         f"--print-to-pdf={pdf}",
         html.as_uri(),
     ]
@@ -307,7 +319,8 @@ def write_pdf(root: Path, notebooks: list[str], out: Path) -> None:
     from nbconvert import HTMLExporter
     from pypdf import PdfWriter
 
-    exporter = HTMLExporter(template_name="lab")
+    mathjax = local_mathjax_url()
+    exporter = HTMLExporter(template_name="lab", **({"mathjax_url": mathjax} if mathjax else {}))
     with tempfile.TemporaryDirectory(prefix="collect-pdf-") as tmp:
         work = Path(tmp)
         writer = PdfWriter()
