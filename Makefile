@@ -27,7 +27,8 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The main job: the six notebooks in order (papermill), full mode; QUICK=1 for quick mode.
-# Executed notebooks, HTML renders and summary.md / summary.json go to build/run/.
+# Executed notebooks, HTML renders and summary.md / summary.json go to build/run/
+# (build/run-quick/ in quick mode).
 QUICK ?=
 run: data
 	$(PY) scripts/run_notebooks.py $(if $(filter 1 yes true,$(QUICK)),--quick)

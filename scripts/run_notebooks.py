@@ -2,7 +2,8 @@
 
 Each notebook has a cell tagged ``parameters`` that defines ``QUICK = False``; ``--quick``
 injects ``QUICK = True`` (every cell on a small subset). The notebooks run one after the
-other, in the order a student works through them. Under ``--out`` (default ``build/run``):
+other, in the order a student works through them. Under ``--out`` (default ``build/run``;
+``build/run-quick`` with ``--quick``, so that a smoke test keeps the last full report):
 
     NAME.ipynb     the executed notebook, outputs included
     NAME.html      the same rendered as a web page, plots embedded (no Jupyter needed)
@@ -239,9 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="notebook file names (default: all six)")
     parser.add_argument("--quick", action="store_true", help="small subsets, minutes not hours")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "run")
+    parser.add_argument(
+        "--out", type=Path, help="report folder (default build/run, build/run-quick with --quick)"
+    )
     parser.add_argument("--notebook-dir", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    # A quick smoke test never overwrites the report of a full run.
+    args.out = args.out or ROOT / "build" / ("run-quick" if args.quick else "run")
 
     results = run_all(args.notebooks or NOTEBOOKS, args.out, args.quick, args.notebook_dir)
     print(f"report: {args.out / 'summary.md'}", flush=True)

@@ -157,3 +157,16 @@ def test_summary_markdown_escapes_pipes_in_cells() -> None:
     result.targets.append({**target, "enforced": True})
     text = run_notebooks.summary_markdown([result], quick=False)
     assert "| A.ipynb | a\\|b | 1% | >= 0% | met |" in text
+
+
+@pytest.mark.parametrize(("flags", "folder"), [([], "run"), (["--quick"], "run-quick")])
+def test_quick_mode_keeps_the_full_report(monkeypatch, flags, folder) -> None:
+    seen = {}
+
+    def fake_run_all(names, out, quick, notebook_dir):
+        seen.update(out=out, quick=quick)
+        return []
+
+    monkeypatch.setattr(run_notebooks, "run_all", fake_run_all)
+    assert run_notebooks.main(flags) == 0
+    assert seen == {"out": run_notebooks.ROOT / "build" / folder, "quick": bool(flags)}
