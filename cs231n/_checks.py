@@ -50,6 +50,15 @@ def check_mode(name: str, mode: object) -> str:
     return mode  # type: ignore[return-value]
 
 
+def check_probability(name: str, value: object, *, zero_allowed: bool = False) -> float:
+    """Require a number in (0, 1] (or [0, 1] with ``zero_allowed``) and return it as a float."""
+    low, bracket = (0.0, "[") if zero_allowed else (np.nextafter(0.0, 1.0), "(")
+    number = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    if not number or not low <= value <= 1:  # a NaN fails the comparison
+        raise ValueError(f"{name} must be a probability in {bracket}0, 1], got {value!r}")
+    return float(value)
+
+
 def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
     """Require an integer ``value >= minimum`` and return it as an ``int``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:

@@ -17,6 +17,7 @@ from cs231n._checks import (
     check_ndim,
     check_pool_param,
     check_positive_int,
+    check_probability,
     check_shape,
 )
 
@@ -339,9 +340,7 @@ def dropout_forward(x: np.ndarray, dropout_param: dict) -> tuple[np.ndarray, tup
     Returns (out, cache): out has x's shape and dtype; cache (dropout_param, mask) with
     mask shaped like x (the scaled keep mask) in train mode, None in test mode.
     """
-    p = dropout_param.get("p")
-    if not isinstance(p, (int, float)) or not 0 < p <= 1:
-        raise ValueError(f"dropout_param['p'] (keep probability) must be in (0, 1], got {p!r}")
+    p = check_probability("dropout_param['p'] (keep probability)", dropout_param.get("p"))
     mode = check_mode("dropout_param", dropout_param.get("mode"))
     if "seed" in dropout_param:
         np.random.seed(dropout_param["seed"])  # noqa: NPY002 (global RNG by contract)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cs231n._checks import check_positive_int, conv_output_size
+from cs231n._checks import check_positive_int, check_probability, conv_output_size
 from cs231n.layer_utils import (
     affine_norm_relu_dropout_backward,
     affine_norm_relu_dropout_forward,
@@ -209,18 +209,10 @@ class DeepConvNet:
             for f in stage
         ]
         hidden = [check_positive_int("hidden_dims", h) for h in hidden_dims]
-        if not 0 < dropout_keep_ratio <= 1:
-            raise ValueError(
-                f"dropout_keep_ratio (keep probability) must be in (0, 1], "
-                f"got {dropout_keep_ratio!r}"
-            )
-        if isinstance(flip_prob, bool) or not isinstance(flip_prob, (int, float, np.floating)):
-            raise ValueError(f"flip_prob must be a number in [0, 1], got {flip_prob!r}")
-        if not 0 <= flip_prob <= 1:
-            raise ValueError(
-                f"flip_prob (probability of mirroring a training image) must be in [0, 1], "
-                f"got {flip_prob!r}"
-            )
+        check_probability("dropout_keep_ratio (keep probability)", dropout_keep_ratio)
+        check_probability(
+            "flip_prob (probability of mirroring a training image)", flip_prob, zero_allowed=True
+        )
         for _ in stage_filters:  # each stage's pool must tile the image, halving it
             H = conv_output_size("height", H, 2, 2)
             W = conv_output_size("width", W, 2, 2)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cs231n._checks import check_probability
 from cs231n.layer_utils import (
     affine_norm_relu_dropout_backward,
     affine_norm_relu_dropout_forward,
@@ -130,11 +131,7 @@ class FullyConnectedNet:
                     f"dropout, not both (got {dropout_keep_ratio!r} and {dropout!r})"
                 )
             dropout_keep_ratio = dropout
-        if not 0 < dropout_keep_ratio <= 1:
-            raise ValueError(
-                f"dropout_keep_ratio (keep probability) must be in (0, 1], "
-                f"got {dropout_keep_ratio!r}"
-            )
+        check_probability("dropout_keep_ratio (keep probability)", dropout_keep_ratio)
         check_normalization(normalization)
         if any(int(h) != h or h < 1 for h in hidden_dims):
             raise ValueError(f"hidden_dims must be positive integers, got {list(hidden_dims)}")
