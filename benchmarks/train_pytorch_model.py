@@ -10,6 +10,7 @@ PyTorch.ipynb, Part IV, for what it reaches on that machine's copy of CIFAR-10).
 
     CS231N_CIFAR10=/path/to/cifar-10-batches-py python benchmarks/train_pytorch_model.py
     python benchmarks/train_pytorch_model.py --epochs 4 --seed 1 --threads 2 --cpu
+    python benchmarks/train_pytorch_model.py --budget 10 --seed 2
     python benchmarks/train_pytorch_model.py --set widths=64,256,256 --set epochs=8 --set lr=0.4
 """
 
@@ -49,7 +50,12 @@ def with_settings(recipe: rm.FastRecipe, settings: list[str]) -> rm.FastRecipe:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
+    parser.add_argument(
+        "--epochs", type=int, help="train exactly this many epochs (no time budget)"
+    )
+    parser.add_argument(
+        "--budget", type=float, metavar="MINUTES", help="time budget for training and test"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--cpu", action="store_true", help="use the CPU even if CUDA is available")
@@ -63,8 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = tu.pick_device(use_cuda=not args.cpu)
     recipe = rm.FastRecipe.for_device(device)
+    if args.epochs is not None and args.budget is not None:
+        parser.error("--epochs and --budget exclude each other")
     if args.epochs is not None:
-        recipe = dataclasses.replace(recipe, epochs=args.epochs)
+        recipe = dataclasses.replace(recipe, epochs=args.epochs, budget_minutes=None)
+    if args.budget is not None:
+        recipe = dataclasses.replace(recipe, budget_minutes=args.budget)
     recipe = with_settings(recipe, args.set)
     print(f"device: {tu.describe_device(device)}; {cores()} cores; torch {torch.__version__}")
     print(recipe, flush=True)
@@ -86,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     done = time.perf_counter()
 
     print(f"test accuracy: {test_acc:.4f} (tta level {recipe.tta}, {len(data['y_test'])} images)")
+    print(f"epochs: {len(history.epoch_seconds)}; budget: {recipe.budget_minutes} min")
     print(
         f"wall time: {done - loaded:.0f} s for training and test evaluation "
         f"(training {trained - loaded:.0f} s, test {done - trained:.0f} s); "

@@ -9,12 +9,15 @@ recipe ``FastRecipe`` and ``train_fast``, which trains it with the helpers of
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from cs231n.torch_utils import BatchLoader, History, augment, channel_stats, normalize, train
 
@@ -114,10 +117,15 @@ class FastRecipe:
     linearly to 0. ``translate``: random shifts of up to this many pixels (and random flips).
     ``whiten_bias_epochs``: the whitening bias is frozen after this many epochs. ``tta``: the
     test-time augmentation level of ``predict``. ``bf16``: autocast to bfloat16.
+
+    ``budget_minutes``: the wall time that training plus the test evaluation may take. ``None``
+    trains for ``epochs``; with a budget, ``epochs`` only shapes the first epoch's warm-up,
+    after which ``EpochBudget`` fixes the length from the measured epoch time.
     """
 
     widths: tuple[int, int, int] = (48, 192, 192)
     epochs: int = 9
+    budget_minutes: float | None = None
     batch_size: int = 500
     lr: float = 0.64
     bias_lr_scale: float = 64.0
@@ -133,25 +141,75 @@ class FastRecipe:
 
     @classmethod
     def for_device(cls, device: torch.device) -> FastRecipe:
-        """Our recipe for the 2-core CPU (12 minutes), or a wider, longer one on a GPU."""
+        """On a CPU, as many epochs as fit in 12 minutes; on a GPU, a wider net for 16 epochs."""
         if device.type == "cuda":
             recipe = cls(widths=(128, 384, 384), epochs=16)
         else:
-            recipe = cls()
+            recipe = cls(budget_minutes=12.0)
         return recipe
 
 
-def one_cycle(total_steps: int, warmup: float, start_factor: float) -> Callable[[int], float]:
-    """Learning-rate factor of each step: linear from ``start_factor`` up to 1 over the first
-    ``warmup`` fraction of ``total_steps``, then linear down to 0 at ``total_steps``."""
-    peak = max(1, round(warmup * total_steps))
+class OneCycle:
+    """Learning-rate factor of each step (a ``LambdaLR`` lambda): linear from ``start_factor``
+    up to 1 over the first ``warmup`` fraction of ``total_steps``, then linear down to 0 at
+    ``total_steps``. ``total_steps`` may be changed during training (``EpochBudget`` does)."""
 
-    def factor(step: int) -> float:
+    def __init__(self, total_steps: int, warmup: float, start_factor: float) -> None:
+        self.total_steps, self.warmup, self.start_factor = total_steps, warmup, start_factor
+
+    @property
+    def peak(self) -> int:
+        """The step at which the factor reaches 1."""
+        return max(1, round(self.warmup * self.total_steps))
+
+    def __call__(self, step: int) -> float:
+        peak = self.peak
         if step < peak:
-            return start_factor + (1 - start_factor) * step / peak
-        return max(0.0, (total_steps - step) / max(1, total_steps - peak))
+            return self.start_factor + (1 - self.start_factor) * step / peak
+        return max(0.0, (self.total_steps - step) / max(1, self.total_steps - peak))
 
-    return factor
+
+class EpochBudget:
+    """Fits a run's length into a wall-time budget: an ``on_epoch_end`` hook for ``tu.train``.
+
+    After each epoch, the epochs that fit are those whose time (the last epoch's) fits in what
+    is left of ``seconds``, counted from ``start`` (a ``time.perf_counter()`` value), after
+    the test evaluation, estimated as ``test_checks`` times the last validation check, and a
+    safety ``margin`` (a fraction of the budget). The schedule's length follows: it may grow
+    or shrink while the learning rate still warms up, and only shrink afterwards, so that the
+    learning rate never rises again once it falls. ``log`` prints each change of plan.
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        start: float,
+        schedule: OneCycle,
+        steps_per_epoch: int,
+        test_checks: float,
+        margin: float = 0.03,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.seconds, self.start, self.schedule = seconds, start, schedule
+        self.steps_per_epoch, self.test_checks, self.margin = steps_per_epoch, test_checks, margin
+        self.log = log
+
+    def __call__(self, done: int, history: History) -> int:
+        planned = self.schedule.total_steps // self.steps_per_epoch
+        elapsed = time.perf_counter() - self.start
+        test_seconds = self.test_checks * (history.check_seconds or [0.0])[-1]
+        left = self.seconds * (1 - self.margin) - elapsed - test_seconds
+        fit = done + max(0, math.floor(left / history.epoch_seconds[-1]))
+        warming_up = done * self.steps_per_epoch < self.schedule.peak
+        epochs = fit if warming_up else min(fit, planned)
+        if epochs != planned:
+            self.schedule.total_steps = epochs * self.steps_per_epoch
+            self.log(
+                f"time budget {self.seconds / 60:.1f} min: {elapsed:.0f} s used, epoch "
+                f"{done} took {history.epoch_seconds[-1]:.0f} s, test evaluation estimated "
+                f"at {test_seconds:.0f} s: {epochs} epochs in all"
+            )
+        return epochs
 
 
 def train_fast(
@@ -163,8 +221,11 @@ def train_fast(
 ) -> tuple[FastNet, History]:
     """Build a ``FastNet`` and train it on ``data['X_train'], data['y_train']`` (raw pixels,
     see ``load_cifar10_tensors``) following ``recipe``; the history checks ``X_val`` after
-    each epoch. Returns the trained model (in eval mode) and its history.
+    each epoch. With ``recipe.budget_minutes``, the budget counts from this call and covers
+    the evaluation of ``data['X_test']`` with ``recipe.tta`` (when there is a test set).
+    Returns the trained model (in eval mode) and its history.
     """
+    start = time.perf_counter()
     torch.manual_seed(seed)
     mean, std = channel_stats(data["X_train"])
     model = FastNet(mean, std, recipe.widths).to(device)
@@ -201,10 +262,20 @@ def train_fast(
     val_loader = BatchLoader(
         data["X_val"], data["y_val"], 1000, device=device, memory_format=torch.channels_last
     )
-    total_steps = recipe.epochs * len(train_loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, one_cycle(total_steps, recipe.warmup, recipe.start_factor)
-    )
+    schedule = OneCycle(recipe.epochs * len(train_loader), recipe.warmup, recipe.start_factor)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    budget = None
+    if recipe.budget_minutes is not None:
+        passes = {0: 1, 1: 2, 2: 4}[recipe.tta]  # forward passes per test image
+        test_checks = passes * len(data.get("X_test", ())) / len(data["X_val"])
+        budget = EpochBudget(
+            60 * recipe.budget_minutes,
+            start,
+            schedule,
+            len(train_loader),
+            test_checks,
+            log=tqdm.write,
+        )
 
     def freeze_whitening_bias(epoch: int) -> None:
         model.whiten.bias.requires_grad_(epoch < recipe.whiten_bias_epochs)
@@ -221,6 +292,7 @@ def train_fast(
         scheduler=scheduler,
         autocast_dtype=torch.bfloat16 if recipe.bf16 else None,
         on_epoch_start=freeze_whitening_bias,
+        on_epoch_end=budget,
         progress=progress,
     )
     model.eval()

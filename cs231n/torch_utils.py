@@ -185,13 +185,16 @@ class BatchLoader:
 
 @dataclass
 class History:
-    """What ``train`` records: one loss and mini-batch accuracy per iteration, and the
-    validation accuracy at each check (``val_iterations`` says after how many iterations)."""
+    """What ``train`` records: one loss and mini-batch accuracy per iteration, the
+    validation accuracy at each check (``val_iterations`` says after how many iterations),
+    the wall time of each epoch (its checks included), of each check, and in all."""
 
     loss: list[float] = field(default_factory=list)
     batch_acc: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
     val_iterations: list[int] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    check_seconds: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -262,6 +265,7 @@ def train(
     autocast_dtype: torch.dtype | None = None,
     on_epoch_start: Callable[[int], None] | None = None,
     after_step: Callable[[int], None] | None = None,
+    on_epoch_end: Callable[[int, History], int] | None = None,
     progress: bool = True,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` and return its ``History``.
@@ -273,13 +277,17 @@ def train(
     ``autocast_dtype``: run the forward pass in mixed precision (e.g. ``torch.bfloat16``).
     ``on_epoch_start(epoch)``: called before each epoch (epochs count from 0);
     ``after_step(iteration)``: called after each update (iterations count from 1).
+    ``on_epoch_end(epochs_done, history)``: called after each epoch, returns the number of
+    epochs to train in all (``epochs`` until then): a time budget can fix the length this way.
     """
     history = History()
     start = time.perf_counter()
     steps = len(train_loader)
     check_at = {round(steps * (k + 1) / checks_per_epoch) for k in range(checks_per_epoch)}
     bar = tqdm(total=epochs * steps, disable=not progress, mininterval=2.0, unit="it")
-    for epoch in range(epochs):
+    epoch = 0
+    while epoch < epochs:
+        epoch_start = time.perf_counter()
         if on_epoch_start is not None:
             on_epoch_start(epoch)
         for step, (x, y) in enumerate(train_loader, start=1):
@@ -297,14 +305,21 @@ def train(
             if after_step is not None:
                 after_step(len(history.loss))
             if val_loader is not None and step in check_at:
+                check_start = time.perf_counter()
                 history.val_acc.append(accuracy(model, val_loader, autocast_dtype))
                 history.val_iterations.append(len(history.loss))
+                history.check_seconds.append(time.perf_counter() - check_start)
             postfix = {"loss": f"{history.loss[-1]:.3f}"}
             if history.val_acc:
                 postfix["val_acc"] = f"{history.val_acc[-1]:.3f}"
             bar.set_postfix(postfix, refresh=False)
             bar.update()
-        bar.set_description(f"epoch {epoch + 1}/{epochs}")
+        epoch += 1
+        history.epoch_seconds.append(time.perf_counter() - epoch_start)
+        if on_epoch_end is not None:
+            epochs = on_epoch_end(epoch, history)
+            bar.total = max(epoch, epochs) * steps
+        bar.set_description(f"epoch {epoch}/{epochs}")
     bar.close()
     history.seconds = time.perf_counter() - start
     return history

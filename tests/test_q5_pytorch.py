@@ -263,6 +263,28 @@ def test_train_learns_and_records_history() -> None:
     assert np.mean(history.loss[-5:]) < np.mean(history.loss[:5])
     assert epochs_started == [0, 1, 2] and steps_done == list(range(1, 31))
     assert history.seconds > 0
+    assert len(history.epoch_seconds) == 3 and len(history.check_seconds) == 6
+    assert sum(history.epoch_seconds) <= history.seconds
+
+
+def test_train_on_epoch_end_sets_the_length() -> None:
+    x, y = _blobs(40)
+    model = nn.Linear(4, 2)
+    calls = []
+
+    def plan(done: int, history: tu.History) -> int:
+        calls.append((done, len(history.loss)))
+        return 3 if done == 1 else 2  # grow to 3 epochs, then cut back to 2
+
+    history = tu.train(
+        lambda xb: model(xb.flatten(1)),
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        tu.BatchLoader(x, y, 10),
+        epochs=5,
+        on_epoch_end=plan,
+        progress=False,
+    )
+    assert calls == [(1, 4), (2, 8)] and len(history.loss) == 8
 
 
 def test_train_takes_functions_and_hand_written_optimizers() -> None:
@@ -396,29 +418,78 @@ def test_fastnet_shapes_frozen_parts_and_identity_init() -> None:
 
 
 def test_one_cycle_schedule() -> None:
-    f = rm.one_cycle(100, warmup=0.2, start_factor=0.2)
+    f = rm.OneCycle(100, warmup=0.2, start_factor=0.2)
     values = [f(step) for step in range(101)]
     assert values[0] == pytest.approx(0.2) and values[20] == pytest.approx(1.0)
     assert values[100] == 0.0 and max(values) == pytest.approx(1.0)
     assert all(a <= b for a, b in zip(values[:20], values[1:21], strict=True))
     assert all(a >= b for a, b in zip(values[20:-1], values[21:], strict=True))
+    f.total_steps = 200  # a longer run: the peak moves with it
+    assert f.peak == 40 and f(40) == pytest.approx(1.0) and f(200) == 0.0
+
+
+def _budget(monkeypatch, seconds=100.0, epochs=10, steps=10, test_checks=10.0):
+    """An EpochBudget over a 10-epoch schedule, its clock at 0, and a way to move the clock."""
+    now = [0.0]
+    monkeypatch.setattr(rm.time, "perf_counter", lambda: now[0])
+    schedule = rm.OneCycle(epochs * steps, warmup=0.2, start_factor=0.2)
+    logs = []
+    budget = rm.EpochBudget(seconds, 0.0, schedule, steps, test_checks, log=logs.append)
+    return budget, schedule, now, logs
+
+
+def test_epoch_budget_fits_the_run_in_the_budget(monkeypatch) -> None:
+    budget, schedule, now, logs = _budget(monkeypatch)
+    # Epoch 1 took 5 s with a 0.5 s check: the test will take 10 checks, 5 s. Of 97 s (the
+    # 3% margin kept back), 5 s are gone and 5 s are for the test: 87 s fit 17 more epochs.
+    now[0] = 5.0
+    history = tu.History(epoch_seconds=[5.0], check_seconds=[0.5])
+    assert budget(1, history) == 18
+    assert schedule.total_steps == 180 and "18 epochs" in logs[-1]
+
+
+def test_epoch_budget_only_shrinks_once_warm_up_is_over(monkeypatch) -> None:
+    budget, schedule, now, logs = _budget(monkeypatch)
+    now[0] = 30.0  # epoch 3 of 10 (past the 2-epoch warm-up): 2-s epochs would fit 33 more
+    history = tu.History(epoch_seconds=[10.0, 10.0, 2.0], check_seconds=[0.1])
+    assert budget(3, history) == 10 and schedule.total_steps == 100 and logs == []
+    now[0] = 60.0  # the machine slowed down: epochs of 10 s, only 3 more fit
+    history.epoch_seconds.append(10.0)
+    assert budget(4, history) == 7 and schedule.total_steps == 70
+    now[0] = 120.0  # over budget: stop now
+    assert budget(5, history) == 5
+
+
+def test_train_fast_keeps_a_time_budget(monkeypatch) -> None:
+    data = _tiny_data()
+    data["X_test"] = data["X_val"]
+    recipe = rm.FastRecipe(
+        widths=(8, 16, 16), epochs=3, batch_size=40, whiten_bias_epochs=1, budget_minutes=0.0
+    )
+    _, history = rm.train_fast(recipe, data, torch.device("cpu"), seed=0, progress=False)
+    assert len(history.epoch_seconds) == 1  # no time for a second epoch
 
 
 def test_fast_recipe_for_device() -> None:
     cpu = rm.FastRecipe.for_device(torch.device("cpu"))
     gpu = rm.FastRecipe.for_device(torch.device("cuda"))
     assert cpu.epochs >= 1 and gpu.epochs >= cpu.epochs
+    assert cpu.budget_minutes == 12.0 and gpu.budget_minutes is None
     assert all(g >= c for g, c in zip(gpu.widths, cpu.widths, strict=True))
 
 
-def test_train_fast_runs_end_to_end() -> None:
+def _tiny_data() -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
-    data = {
+    return {
         "X_train": torch.rand(80, 3, 32, 32, generator=g) * 255,
         "y_train": torch.randint(0, 10, (80,), generator=g),
         "X_val": torch.rand(30, 3, 32, 32, generator=g) * 255,
         "y_val": torch.randint(0, 10, (30,), generator=g),
     }
+
+
+def test_train_fast_runs_end_to_end() -> None:
+    data = _tiny_data()
     recipe = rm.FastRecipe(widths=(8, 16, 16), epochs=2, batch_size=40, whiten_bias_epochs=1)
     before = {k: v.clone() for k, v in data.items()}
     model, history = rm.train_fast(recipe, data, torch.device("cpu"), seed=0, progress=False)
