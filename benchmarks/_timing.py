@@ -20,13 +20,18 @@ def round_robin(
     repeat: int = 5,
     warmup: int = 1,
     clock: Callable[[], float] = time.perf_counter,
+    settle: float = 0.025,
 ) -> dict[str, tuple[float, float]]:
     """(best, median) seconds of every function, timed in turns.
 
     Each round runs every function once, so that a burst of load from other processes
     hits all of them alike; ratios between them are then more trustworthy than the
-    times themselves. ``clock=time.thread_time`` measures the CPU time of the calling
-    thread, which ignores time spent descheduled (meaningful for single-threaded runs).
+    times themselves. Before each timed call, untimed calls of the same function for at least
+    ``settle`` seconds let the previous function's idle threads go to sleep: PyTorch's OpenMP
+    threads spin for several milliseconds after each operation, and would otherwise take a
+    core from the next function.
+    ``clock=time.thread_time`` measures the CPU time of the calling thread, which ignores
+    time spent descheduled (meaningful for single-threaded runs).
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -34,6 +39,9 @@ def round_robin(
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
+            settled = time.perf_counter() + settle
+            while time.perf_counter() < settled:
+                fn()
             start = clock()
             fn()
             times[name].append(clock() - start)

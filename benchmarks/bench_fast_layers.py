@@ -1,26 +1,31 @@
-"""Forward + backward time of the fast conv and max-pool layers against PyTorch (CPU).
+"""The speed targets: fast conv and max-pool layers and a ThreeLayerConvNet training iteration
+against PyTorch (CPU), on 2 threads and on 1.
 
-For every case and dtype, ours and PyTorch run on the same inputs in the same process,
-in turns (``_timing.round_robin``): on a busy machine the ratio ours / PyTorch is the
-number to trust. numpy's BLAS and PyTorch get the same number of threads (``--threads``,
-default: every core). ``--threads 1 --cpu-time`` times single-threaded CPU time instead
-of wall time, which stays stable when other processes compete for the cores.
+Every row runs ours and PyTorch's on the same inputs in the same process, in turns
+(``_timing.round_robin``), twice:
 
-The naive layers are timed once on the first ``--naive-batch`` samples and scaled
-linearly to the full batch (their cost is linear in N); ``--naive-batch 0`` skips them.
+- primary: wall time with ``--threads`` threads (default 2) for numpy's BLAS, our Cython
+  kernels and PyTorch alike, best of ``--repeat``;
+- secondary: CPU time of one thread (``time.thread_time``) with everything on 1 thread.
 
-    python benchmarks/bench_fast_layers.py [--threads N] [--cpu-time] [--repeat 5]
-        [--naive-batch 10] [--strategies]
+Both columns give ours / PyTorch; the target column is the bound on the primary ratio. The
+table ends with our ThreeLayerConvNet speed-up from 1 to 2 threads (wall time) and the GFLOP/s
+of the largest convolution beside the SGEMM rate measured on this machine, the practical peak.
+Rows whose case ends in ``*`` are the ones the targets name. Timing is only meaningful on an
+idle machine: the script warns when the load average is above 1.
 
-Prints a markdown table; times are best-of-``repeat`` in milliseconds, the ratios are
-of the best and of the median times.
+    python benchmarks/bench_fast_layers.py [--threads 2] [--repeat 7] [--strategies]
+
+``--strategies`` adds a row for every strategy behind the fast layers.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -28,37 +33,36 @@ import torch.nn.functional as F
 from _timing import cores, ms, round_robin
 from threadpoolctl import threadpool_limits
 
-from cs231n import fast_layers, layers
+from cs231n import fast_layers
+from cs231n.classifiers.cnn import ThreeLayerConvNet
+from cs231n.solver import Solver
 
-# (x shape, w shape, stride, pad)
+# (x shape, w shape, stride, pad); CONV_TARGET: the bound on the ratio by dtype. The second case is
+# ThreeLayerConvNet's convolution (batch 50).
 CONV_CASES = [
     ((100, 3, 31, 31), (25, 3, 3, 3), 2, 1),
     ((50, 3, 32, 32), (32, 3, 7, 7), 1, 3),
     ((128, 64, 16, 16), (64, 64, 3, 3), 1, 1),
 ]
-# (x shape, pool size, stride): the conv outputs above with 2x2 windows, stride 2 (they
-# tile), and with 3x3 windows, stride 2 (they overlap; one row and column fewer so that
-# the windows tile the input).
+CONV_TARGET = {np.float32: 1.3, np.float64: 0.8}
+# (x shape, pool size, stride, target): 2x2 windows that tile, 3x3 windows that overlap.
 POOL_CASES = [
-    ((100, 25, 16, 16), 2, 2),
-    ((50, 32, 32, 32), 2, 2),
-    ((128, 64, 16, 16), 2, 2),
-    ((100, 25, 15, 15), 3, 2),
-    ((50, 32, 31, 31), 3, 2),
-    ((128, 64, 15, 15), 3, 2),
+    ((100, 32, 32, 32), 2, 2, 1.0),
+    ((50, 32, 32, 32), 2, 2, None),  # ThreeLayerConvNet's pooling
+    ((128, 64, 16, 16), 2, 2, None),
+    ((50, 32, 31, 31), 3, 2, None),
 ]
 CONV = {
-    "conv fast": (fast_layers.conv_forward_fast, fast_layers.conv_backward_fast),
+    "conv": (fast_layers.conv_forward_fast, fast_layers.conv_backward_fast),
     "conv im2col": (fast_layers.conv_forward_im2col, fast_layers.conv_backward_im2col),
-    "conv strides": (fast_layers.conv_forward_strides, fast_layers.conv_backward_strides),
-    "conv naive": (layers.conv_forward_naive, layers.conv_backward_naive),
 }
 POOL = {
-    "pool fast": (fast_layers.max_pool_forward_fast, fast_layers.max_pool_backward_fast),
+    "pool": (fast_layers.max_pool_forward_fast, fast_layers.max_pool_backward_fast),
     "pool reshape": (fast_layers.max_pool_forward_reshape, fast_layers.max_pool_backward_reshape),
     "pool im2col": (fast_layers.max_pool_forward_im2col, fast_layers.max_pool_backward_im2col),
-    "pool naive": (layers.max_pool_forward_naive, layers.max_pool_backward_naive),
 }
+ITERATION_TARGET = 1.5
+BATCH, HIDDEN, POOL_SIZE = 50, 500, 1000  # ThreeLayerConvNet's training in the notebook
 
 
 def numpy_layer(forward: Callable, backward: Callable, dout: np.ndarray, *inputs) -> Callable:
@@ -80,58 +84,92 @@ def torch_layer(op: Callable, dout: np.ndarray, x: np.ndarray, *params: np.ndarr
     return run
 
 
+def our_iteration(X: np.ndarray, y: np.ndarray) -> Callable:
+    """One ``Solver`` step of the notebook's ThreeLayerConvNet (float32, Adam)."""
+    model = ThreeLayerConvNet(weight_scale=1e-3, hidden_dim=HIDDEN, reg=1e-3, dtype=np.float32)
+    data = {"X_train": X, "y_train": y, "X_val": X[:BATCH], "y_val": y[:BATCH]}
+    solver = Solver(
+        model, data, update_rule="adam", optim_config={"learning_rate": 1e-3}, batch_size=BATCH
+    )
+    return solver._step
+
+
+def torch_iteration(X: np.ndarray, y: np.ndarray) -> Callable:
+    """The same model in PyTorch: ``F.conv2d``, ``F.max_pool2d``, two linear layers, the
+    same L2 term and ``torch.optim.Adam``; minibatches sampled with replacement."""
+    tX, ty = torch.tensor(X), torch.tensor(y)
+    shapes = {"W1": (32, 3, 7, 7), "b1": (32,), "W2": (32 * 16 * 16, HIDDEN), "b2": (HIDDEN,)}
+    shapes |= {"W3": (HIDDEN, 10), "b3": (10,)}
+    p = {k: (1e-3 * torch.randn(s)).requires_grad_() for k, s in shapes.items()}
+    optimizer = torch.optim.Adam(p.values(), lr=1e-3)
+
+    def step():
+        batch = torch.randint(len(tX), (BATCH,))
+        a = F.max_pool2d(F.relu(F.conv2d(tX[batch], p["W1"], p["b1"], padding=3)), 2)
+        hidden = F.relu(a.flatten(1) @ p["W2"] + p["b2"])
+        scores = hidden @ p["W3"] + p["b3"]
+        l2 = sum((p[k] * p[k]).sum() for k in ("W1", "W2", "W3"))
+        loss = F.cross_entropy(scores, ty[batch]) + 0.5e-3 * l2
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+@contextmanager
+def on_threads(n: int) -> Iterator[None]:
+    """numpy's BLAS, our kernels and PyTorch on ``n`` threads each."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(n), fast_layers.limited_threads(n):
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def timed(fns: dict[str, Callable], threads: int, repeat: int) -> dict[str, tuple[float, float]]:
+    """Best seconds of each function on ``threads`` threads (wall time), and on 1 (CPU time)."""
+    best = {}
+    for n, clock in ((threads, time.perf_counter), (1, time.thread_time)):
+        with on_threads(n):
+            for name, (t, _) in round_robin(fns, repeat=repeat, clock=clock).items():
+                best.setdefault(name, []).append(t)
+    return {name: (t[0], t[1]) for name, t in best.items()}
+
+
 class Table:
-    def __init__(self, clock: Callable[[], float], repeat: int, naive_batch: int) -> None:
-        self.clock, self.repeat, self.naive_batch = clock, repeat, naive_batch
+    def __init__(self, threads: int, repeat: int) -> None:
+        self.threads, self.repeat = threads, repeat
         print(
-            "| layer | case | dtype | ours | PyTorch | ours / PyTorch (best, median) "
-            "| naive* | naive / ours |"
+            "| layer | case | dtype | ours | PyTorch | ours / PyTorch | target "
+            "| ours, 1 thread | PyTorch, 1 thread | ours / PyTorch, 1 thread |\n"
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
         )
-        print("|---|---|---|---:|---:|---:|---:|---:|")
 
-    def naive_time(self, run_subset: Callable, batch: int) -> float | None:
-        if not self.naive_batch:
-            return None
-        start = self.clock()
-        run_subset()
-        return (self.clock() - start) * batch / min(self.naive_batch, batch)
-
-    def rows(self, case: str, dtype, ours: dict[str, Callable], theirs: Callable, naive) -> None:
-        times = round_robin({**ours, "torch": theirs}, repeat=self.repeat, clock=self.clock)
-        t_best, t_median = times["torch"]
-        for name in ours:
-            best, median = times[name]
-            naive_cols = "- | -" if naive is None else f"{ms(naive)} | {naive / best:.0f}x"
+    def rows(self, case: str, dtype, ours: dict[str, Callable], theirs: Callable, target):
+        """Time ``ours`` (the first is the fast layer, the others its strategies) beside
+        ``theirs``; print a row each. Returns ours' (wall, CPU) best times by name."""
+        times = timed({**ours, "torch": theirs}, self.threads, self.repeat)
+        t_wall, t_cpu = times.pop("torch")
+        for k, (name, (wall, cpu)) in enumerate(times.items()):
+            ratio = wall / t_wall
+            verdict = "-"
+            if target is not None and k == 0:
+                verdict = f"{target:.1f} {'met' if ratio <= target else 'MISSED'}"
             print(
-                f"| {name} | {case} | {np.dtype(dtype).name} | {ms(best)} | {ms(t_best)} | "
-                f"{best / t_best:.2f}, {median / t_median:.2f} | {naive_cols} |",
+                f"| {name} | {case} | {np.dtype(dtype).name} | {ms(wall)} | {ms(t_wall)} | "
+                f"{ratio:.2f} | {verdict} | {ms(cpu)} | {ms(t_cpu)} | {cpu / t_cpu:.2f} |",
                 flush=True,
             )
+        return times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=cores())
-    parser.add_argument("--cpu-time", action="store_true", help="thread CPU time (1 thread)")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--naive-batch", type=int, default=10)
-    parser.add_argument("--strategies", action="store_true", help="time every strategy too")
-    args = parser.parse_args()
-    if args.cpu_time and args.threads != 1:
-        parser.error("--cpu-time measures one thread: use it with --threads 1")
-    torch.set_num_threads(args.threads)
-    threadpool_limits(args.threads)
-    clock = time.thread_time if args.cpu_time else time.perf_counter
-    rng = np.random.default_rng(0)
-    print(
-        f"fast layers ({fast_layers.get_backend().name} kernels) vs PyTorch "
-        f"{torch.__version__}, {args.threads} thread(s) on {cores()} core(s), "
-        f"{'thread CPU' if args.cpu_time else 'wall'} time, best of {args.repeat}, "
-        "ms per forward + backward\n"
-    )
-    table = Table(clock, args.repeat, args.naive_batch)
-    conv_names = ["conv fast"] + (["conv im2col", "conv strides"] if args.strategies else [])
-    pool_names = ["pool fast"] + (["pool reshape", "pool im2col"] if args.strategies else [])
+def conv_rows(table: Table, rng, strategies: bool) -> float:
+    """The conv rows; returns the best 2-thread time of our largest case (float32)."""
+    names = ["conv"] + (["conv im2col"] if strategies else [])
+    largest = 0.0
     for dtype in (np.float32, np.float64):
         for x_shape, w_shape, stride, pad in CONV_CASES:
             x = rng.standard_normal(x_shape).astype(dtype)
@@ -140,39 +178,99 @@ def main() -> None:
             param = {"stride": stride, "pad": pad}
             out, _ = fast_layers.conv_forward_fast(x, w, b, param)
             dout = rng.standard_normal(out.shape).astype(dtype)
-            n = args.naive_batch
-            naive = table.naive_time(
-                numpy_layer(*CONV["conv naive"], dout[:n], x[:n], w, b, param), x_shape[0]
-            )
-            ours = {name: numpy_layer(*CONV[name], dout, x, w, b, param) for name in conv_names}
+            ours = {name: numpy_layer(*CONV[name], dout, x, w, b, param) for name in names}
 
             def conv(tx, tw, tb, stride=stride, pad=pad):
                 return F.conv2d(tx, tw, tb, stride=stride, padding=pad)
 
-            case = f"x{x_shape} w{w_shape} s{stride} p{pad}"
-            table.rows(case, dtype, ours, torch_layer(conv, dout, x, w, b), naive)
-        for x_shape, size, stride in POOL_CASES:
-            x = rng.standard_normal(x_shape).astype(dtype)
-            param = {"pool_height": size, "pool_width": size, "stride": stride}
-            out, _ = fast_layers.max_pool_forward_fast(x, param)
-            dout = rng.standard_normal(out.shape).astype(dtype)
-            n = args.naive_batch
-            naive = table.naive_time(
-                numpy_layer(*POOL["pool naive"], dout[:n], x[:n], param), x_shape[0]
+            case = f"x{x_shape} w{w_shape} s{stride} p{pad} *"
+            times = table.rows(
+                case, dtype, ours, torch_layer(conv, dout, x, w, b), CONV_TARGET[dtype]
             )
-            names = [p for p in pool_names if p != "pool reshape" or size == stride]
-            ours = {name: numpy_layer(*POOL[name], dout, x, param) for name in names}
+            if dtype == np.float32 and x_shape == CONV_CASES[-1][0]:
+                largest = times["conv"][0]
+    return largest
 
-            def pool(tx, size=size, stride=stride):
-                return F.max_pool2d(tx, size, stride)
 
-            case = f"x{x_shape} {size}x{size} s{stride}"
-            table.rows(case, dtype, ours, torch_layer(pool, dout, x), naive)
-    if args.naive_batch:
+def pool_rows(table: Table, rng, strategies: bool) -> None:
+    for x_shape, size, stride, target in POOL_CASES:
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        param = {"pool_height": size, "pool_width": size, "stride": stride}
+        out, _ = fast_layers.max_pool_forward_fast(x, param)
+        dout = rng.standard_normal(out.shape).astype(np.float32)
+        names = ["pool"] + (["pool im2col"] if strategies else [])
+        names += ["pool reshape"] if strategies and size == stride else []
+        ours = {name: numpy_layer(*POOL[name], dout, x, param) for name in names}
+
+        def pool(tx, size=size, stride=stride):
+            return F.max_pool2d(tx, size, stride)
+
+        case = f"x{x_shape} {size}x{size} s{stride}" + (" *" if target else "")
+        table.rows(case, np.float32, ours, torch_layer(pool, dout, x), target)
+
+
+def sgemm_peak(threads: int) -> float:
+    """GFLOP/s of the best of a few 2048 x 2048 float32 products (numpy's BLAS, PyTorch)."""
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    ta = torch.tensor(a)
+    with on_threads(threads):
+        times = round_robin({"numpy": lambda: a @ a, "torch": lambda: ta @ ta}, repeat=5)
+    return 2 * 2048**3 / min(t for t, _ in times.values()) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=min(2, cores()))
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--strategies", action="store_true", help="a row for every strategy")
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    if load > 1:
+        print(f"WARNING: load average {load:.2f} > 1: other processes distort these times\n")
+    if "OPENBLAS_THREAD_TIMEOUT" not in os.environ:
         print(
-            f"\n*naive: timed once on the first {args.naive_batch} samples and scaled "
-            "linearly to the batch."
+            "WARNING: OPENBLAS_THREAD_TIMEOUT is not set: OpenBLAS's spinning threads slow our "
+            "kernels down (`make bench` sets it, as `make run` and the notebook do)\n"
         )
+    rng = np.random.default_rng(0)
+    print(
+        f"ours ({fast_layers.get_backend().name} kernels) vs PyTorch {torch.__version__}; "
+        f"{args.threads} thread(s) on {cores()} core(s), load average {load:.2f}, "
+        f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}; "
+        f"best of {args.repeat}, ms per forward + backward (per training step for the "
+        "iteration)\n"
+    )
+    table = Table(args.threads, args.repeat)
+    largest = conv_rows(table, rng, args.strategies)
+    pool_rows(table, rng, args.strategies)
+    X = rng.standard_normal((POOL_SIZE, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(10, size=POOL_SIZE)
+    case = f"ThreeLayerConvNet, batch {BATCH}, hidden {HIDDEN}, Adam *"
+    times = table.rows(
+        case,
+        np.float32,
+        {"iteration": our_iteration(X, y)},
+        torch_iteration(X, y),
+        ITERATION_TARGET,
+    )
+
+    with on_threads(1):
+        one = round_robin({"iteration": our_iteration(X, y)}, repeat=args.repeat)["iteration"][0]
+    speedup = one / times["iteration"][0]
+    print(
+        f"\nThreeLayerConvNet iteration, ours: {ms(one)} ms on 1 thread (wall), "
+        f"{ms(times['iteration'][0])} ms on {args.threads}: {speedup:.2f}x "
+        f"(target 1.6x: {'met' if speedup >= 1.6 else 'MISSED'}); one epoch of 980 "
+        f"iterations: {980 * times['iteration'][0]:.0f} s"
+    )
+    x_shape, w_shape = CONV_CASES[-1][:2]
+    N, _, H, W = x_shape
+    flops = 3 * 2 * N * H * W * int(np.prod(w_shape))  # forward, dx and dw products
+    print(
+        f"largest conv, float32: {flops / largest / 1e9:.0f} GFLOP/s on {args.threads} "
+        f"threads; SGEMM 2048^3 on this machine: {sgemm_peak(args.threads):.0f} GFLOP/s on "
+        f"{args.threads} threads, {sgemm_peak(1):.0f} on 1"
+    )
 
 
 if __name__ == "__main__":

@@ -16,18 +16,21 @@ Convolution strategies, both matrix products with the filters ``w: (F, C*HH*WW)`
   window gradients back with ``col2im_6d_cython``; the cache keeps only x.
   ``conv_forward_fast`` uses this one: it is faster and needs far less memory.
 
-Max-pooling strategies: a reshape when the windows tile the input exactly
-(pool_height == pool_width == stride), an im2col of every channel otherwise. Both lay
-the windows out as (N*C, pool_height*pool_width, H'*W') and reduce them with
-``window_max_cython``. In both, a window's gradient goes to the first position holding
-its maximum in row-major order, like PyTorch and ``max_pool_backward_naive``; gradients
-are never split among ties.
+Max-pooling strategies: direct, a kernel that reads the windows in place, one
+(sample, channel) plane at a time (``max_pool_cython``; ``max_pool_forward_fast`` uses it);
+a reshape when the windows tile the input exactly (pool_height == pool_width == stride);
+an im2col of every channel for any windows. The last two lay the windows out as
+(N*C, pool_height*pool_width, H'*W') and reduce them with ``window_max_cython``. In all
+three, a window's gradient goes to the first position holding its maximum in row-major
+order, like PyTorch and ``max_pool_backward_naive``; gradients are never split among ties.
 
 Computation happens in x's dtype when it is float32 or float64 (float64 otherwise):
 outputs and all gradients have that dtype. The index shuffling runs in the Cython
 extension ``cs231n.im2col_cython`` when it is built (``pip install -e .`` or
 ``make install``); without it, numpy code from ``cs231n.im2col`` takes over after one
-``ExtensionNotBuiltWarning``.
+``ExtensionNotBuiltWarning``. Its kernels run on ``num_threads()`` threads (every core by
+default; ``set_num_threads``, ``limited_threads`` or ``CS231N_NUM_THREADS`` change it), beside
+the threads of numpy's BLAS, which ``threadpoolctl`` or ``OPENBLAS_NUM_THREADS`` control.
 """
 
 from __future__ import annotations
@@ -39,12 +42,17 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from cs231n._checks import (
     check_conv_param,
     check_pool_param,
     check_shape,
 )
+from cs231n._threads import limited_threads as limited_threads  # the kernels' threads
+from cs231n._threads import num_threads as num_threads
+from cs231n._threads import parallel_for
+from cs231n._threads import set_num_threads as set_num_threads
 from cs231n.im2col import col2im_6d, col2im_indices, im2col_6d, im2col_indices
 
 EXTENSION = "cs231n.im2col_cython"
@@ -66,6 +74,10 @@ class Backend(NamedTuple):
     col2im_6d: Callable[..., np.ndarray]
     window_max: Callable[..., tuple[np.ndarray, np.ndarray]]  # (R, K, P) -> max, argmax (R, P)
     window_scatter: Callable[..., np.ndarray]  # (dout (R, P), argmax (R, P), K) -> (R, K, P)
+    # (x (N, C, H, W), ph, pw, stride) -> out (N, C, H', W'), argmax (N*C, H'*W')
+    max_pool: Callable[..., tuple[np.ndarray, np.ndarray]]
+    # (dout (N*C, H'*W'), argmax, N, C, H, W, ph, pw, stride) -> dx (N, C, H, W)
+    max_pool_backward: Callable[..., np.ndarray]
 
 
 def _window_max_numpy(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +93,33 @@ def _window_scatter_numpy(dout: np.ndarray, argmax: np.ndarray, K: int) -> np.nd
     return dwindows
 
 
+def _max_pool_numpy(x: np.ndarray, ph: int, pw: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """``max_pool_cython`` in numpy: the windows through ``im2col_6d``, then their maxima."""
+    N, C, H, W = x.shape
+    H_out, W_out = 1 + (H - ph) // stride, 1 + (W - pw) // stride
+    windows = im2col_6d(x.reshape(1, N * C, H, W), ph, pw, 0, stride)
+    out, argmax = _window_max_numpy(windows.reshape(N * C, ph * pw, H_out * W_out))
+    return out.reshape(N, C, H_out, W_out), argmax
+
+
+def _max_pool_backward_numpy(
+    dout: np.ndarray,
+    argmax: np.ndarray,
+    N: int,
+    C: int,
+    H: int,
+    W: int,
+    ph: int,
+    pw: int,
+    stride: int,
+) -> np.ndarray:
+    """``max_pool_backward_cython`` in numpy: scatter into windows, sum them with col2im."""
+    H_out, W_out = 1 + (H - ph) // stride, 1 + (W - pw) // stride
+    dwindows = _window_scatter_numpy(dout, argmax, ph * pw)
+    dwindows = dwindows.reshape(N * C, ph, pw, 1, H_out, W_out)
+    return col2im_6d(dwindows, (1, N * C, H, W), 0, stride).reshape(N, C, H, W)
+
+
 NUMPY_BACKEND = Backend(
     name="numpy",
     im2col=im2col_indices,
@@ -93,6 +132,8 @@ NUMPY_BACKEND = Backend(
     ),
     window_max=_window_max_numpy,
     window_scatter=_window_scatter_numpy,
+    max_pool=_max_pool_numpy,
+    max_pool_backward=_max_pool_backward_numpy,
 )
 
 
@@ -113,6 +154,8 @@ def get_backend() -> Backend:
             ext.col2im_6d_cython,
             ext.window_max_cython,
             ext.window_scatter_cython,
+            ext.max_pool_cython,
+            ext.max_pool_backward_cython,
         )
     except (ImportError, AttributeError) as err:  # AttributeError: built from an older .pyx
         warnings.warn(
@@ -141,6 +184,9 @@ def _float_dtype(x: np.ndarray) -> np.dtype:
 # an oversubscribed machine, where every multithreaded BLAS call waits for its slowest
 # thread (there, OPENBLAS_NUM_THREADS=1 helps far more).
 CHUNK_BYTES = 2 << 20
+# Chunks per batch at least (when the batch has as many samples), so that 1, 2, 4 or 8
+# threads get equal shares of it.
+MIN_CHUNKS = 8
 
 
 class ConvCache(NamedTuple):
@@ -219,9 +265,11 @@ def conv_backward_im2col(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray
 
 
 def _batch_chunks(N: int, bytes_per_sample: int) -> list[slice]:
-    """Consecutive slices of range(N) with about ``CHUNK_BYTES`` each (one sample at least)."""
-    step = max(1, CHUNK_BYTES // bytes_per_sample)
-    return [slice(start, min(start + step, N)) for start in range(0, N, step)]
+    """range(N) cut into ``MIN_CHUNKS`` or more consecutive slices of near-equal sizes, each
+    with at most about ``CHUNK_BYTES`` (one sample at least), for the threads to share out."""
+    count = min(N, max(MIN_CHUNKS, -(-N * bytes_per_sample // CHUNK_BYTES)))
+    bounds = [N * k // count for k in range(count + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _view(buffer: np.ndarray, *shape: int) -> np.ndarray:
@@ -233,27 +281,60 @@ def _view(buffer: np.ndarray, *shape: int) -> np.ndarray:
     return buffer[: int(np.prod(shape))].reshape(shape)
 
 
+def _on_threads(kernel: Callable[..., object], count: int, *args: object) -> list[object]:
+    """``parallel_for(kernel, count, *args)`` with numpy's BLAS on one thread per worker while
+    it runs: each worker's matrix products then run on its own core, on the windows that
+    core just built in its cache (2 BLAS threads on windows built by one core were slower)."""
+    if min(num_threads(), count) == 1:
+        return parallel_for(kernel, count, *args)
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        return parallel_for(kernel, count, *args)
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
 def conv_forward_strides(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
 ) -> tuple[np.ndarray, ConvCache]:
     """Convolution as matrix products with the windows of chunks of the batch.
 
     Inputs, outputs and requirements as ``conv_forward_im2col``. Each chunk of n samples
-    gives windows (C*HH*WW, n*H'*W'), columns in order (n, h', w'); the cache holds x.
+    gives windows (C*HH*WW, n*H'*W'), columns in order (n, h', w'); the threads share out
+    the chunks. The cache holds x.
     """
     stride, pad, H_out, W_out = check_conv_param(x, w, b, conv_param)
     x, w, b = _as_float(x, w, b)
-    N = x.shape[0]
     F, _, HH, WW = w.shape
+    out = np.empty((x.shape[0], F, H_out, W_out), dtype=x.dtype)
+    chunks = _batch_chunks(x.shape[0], w[0].size * H_out * W_out * x.itemsize)
+    _on_threads(_forward_chunks, len(chunks), chunks, x, w, b, out, stride, pad)
+    return out, ConvCache("strides", x, w, None, stride, pad)
+
+
+def _forward_chunks(
+    first: int,
+    last: int,
+    chunks: list[slice],
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    out: np.ndarray,
+    stride: int,
+    pad: int,
+) -> None:
+    """``out`` of ``chunks[first:last]`` in ``conv_forward_strides``."""
+    F, _, HH, WW = w.shape
+    _, _, H_out, W_out = out.shape
     w_rows = w.reshape(F, -1)
     K, P = w_rows.shape[1], H_out * W_out
     im2col_6d = get_backend().im2col_6d
-
-    out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
-    chunks = _batch_chunks(N, K * P * x.itemsize)
-    cols_buffer = np.empty(K * chunks[0].stop * P, dtype=x.dtype)
-    prod_buffer = np.empty(F * chunks[0].stop * P, dtype=x.dtype)
-    for chunk in chunks:
+    most = max(c.stop - c.start for c in chunks[first:last])
+    cols_buffer = np.empty(K * most * P, dtype=x.dtype)
+    prod_buffer = np.empty(F * most * P, dtype=x.dtype)
+    for chunk in chunks[first:last]:
         n = chunk.stop - chunk.start
         cols = im2col_6d(x[chunk], HH, WW, pad, stride, out=cols_buffer).reshape(K, n * P)
         prod = np.matmul(w_rows, cols, out=_view(prod_buffer, F, n * P))
@@ -262,29 +343,50 @@ def conv_forward_strides(
             b[:, None, None],
             out=out[chunk],
         )
-    return out, ConvCache("strides", x, w, None, stride, pad)
 
 
 def conv_backward_strides(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, ...]:
     """Backward pass of ``conv_forward_strides``: dout (N, F, H', W') -> dx, dw, db."""
     _check_cache(cache, ConvCache, ("strides",))
     check_shape("dout", dout, _conv_output_shape(cache))
+    x, w = cache.x, cache.w
+    _, F, H_out, W_out = dout.shape
+    dout = dout.astype(w.dtype, copy=False)
+    K, P = w[0].size, H_out * W_out
+    dx = np.empty_like(x)
+    chunks = _batch_chunks(x.shape[0], K * P * x.itemsize)
+    # dw as (C*HH*WW, F), one term per chunk, summed in chunk order: the same bits on any
+    # number of threads.
+    dw_terms = np.empty((len(chunks), K, F), dtype=x.dtype)
+    _on_threads(_backward_chunks, len(chunks), chunks, dout, cache, dx, dw_terms)
+    dw_columns = dw_terms.sum(axis=0)
+    db = dout.sum(axis=(0, 2, 3))
+    return dx, np.ascontiguousarray(dw_columns.T).reshape(w.shape), db
+
+
+def _backward_chunks(
+    first: int,
+    last: int,
+    chunks: list[slice],
+    dout: np.ndarray,
+    cache: ConvCache,
+    dx: np.ndarray,
+    dw_terms: np.ndarray,
+) -> None:
+    """``dx`` and ``dw_terms`` of ``chunks[first:last]`` in ``conv_backward_strides``."""
     x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
-    N, C, H, W = x.shape
+    _, C, H, W = x.shape
     F, _, HH, WW = w.shape
     _, _, H_out, W_out = dout.shape
-    dout = dout.astype(w.dtype, copy=False)
     w_rows = w.reshape(F, -1)
     K, P = w_rows.shape[1], H_out * W_out
     backend = get_backend()
-
-    dx = np.empty_like(x)
-    dw_columns = np.zeros((K, F), dtype=x.dtype)  # dw as (C*HH*WW, F)
-    chunks = _batch_chunks(N, K * P * x.itemsize)
-    cols_buffer = np.empty(K * chunks[0].stop * P, dtype=x.dtype)
+    most = max(c.stop - c.start for c in chunks[first:last])
+    cols_buffer = np.empty(K * most * P, dtype=x.dtype)
     dcols_buffer = np.empty_like(cols_buffer)
-    dout_buffer = np.empty(chunks[0].stop * P * F, dtype=x.dtype)
-    for chunk in chunks:
+    dout_buffer = np.empty(most * P * F, dtype=x.dtype)
+    for k in range(first, last):
+        chunk = chunks[k]
         n = chunk.stop - chunk.start
         cols = backend.im2col_6d(x[chunk], HH, WW, pad, stride, out=cols_buffer)
         # dout of the chunk as (n*H'*W', F): rows in the order of the columns of cols.
@@ -292,11 +394,9 @@ def conv_backward_strides(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarra
         dout_columns = _view(dout_buffer, n, H_out, W_out, F)
         np.copyto(dout_columns, dout[chunk].transpose(0, 2, 3, 1))
         dout_columns = dout_columns.reshape(n * P, F)
-        dw_columns += cols.reshape(K, n * P) @ dout_columns
+        np.matmul(cols.reshape(K, n * P), dout_columns, out=dw_terms[k])
         dcols = np.matmul(w_rows.T, dout_columns.T, out=_view(dcols_buffer, K, n * P))
         backend.col2im_6d(dcols.reshape(cols.shape), n, C, H, W, HH, WW, pad, stride, out=dx[chunk])
-    db = dout.sum(axis=(0, 2, 3))
-    return dx, np.ascontiguousarray(dw_columns.T).reshape(w.shape), db
 
 
 def conv_forward_fast(
@@ -412,21 +512,45 @@ def max_pool_backward_im2col(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     return dx.reshape(N, C, H, W)
 
 
-def max_pool_forward_fast(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, PoolCache]:
-    """Max pooling, same contract as ``max_pool_forward_naive``.
+def max_pool_forward_direct(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, PoolCache]:
+    """Max pooling of any windows, read in place by one kernel (``max_pool_cython``).
 
-    Uses the reshape strategy when pool_height == pool_width == stride (the windows then
-    tile x exactly), the im2col strategy otherwise.
+    x: (N, C, H, W); windows must tile x: (H - pool_height) % stride == 0, likewise W.
+    Returns (out, cache): out (N, C, H', W'); the cache's argmax (N*C, H'*W') holds the
+    offset i*pool_width + j of the first maximum of each window.
     """
     ph, pw, stride, _, _ = check_pool_param(x, pool_param)
-    if ph == pw == stride:
-        return max_pool_forward_reshape(x, pool_param)
-    return max_pool_forward_im2col(x, pool_param)
+    x = np.ascontiguousarray(x, dtype=_float_dtype(x))
+    out, argmax = get_backend().max_pool(x, ph, pw, stride)
+    return out, PoolCache("direct", x.shape, ph, pw, stride, argmax)
+
+
+def max_pool_backward_direct(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """Backward pass of ``max_pool_forward_direct``: dout (N, C, H', W') -> dx."""
+    _check_cache(cache, PoolCache, ("direct",))
+    check_shape("dout", dout, _pool_output_shape(cache))
+    N, C, H, W = cache.x_shape
+    dout_rows = np.ascontiguousarray(dout, dtype=_float_dtype(dout)).reshape(N * C, -1)
+    return get_backend().max_pool_backward(
+        dout_rows, cache.argmax, N, C, H, W, cache.pool_height, cache.pool_width, cache.stride
+    )
+
+
+def max_pool_forward_fast(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, PoolCache]:
+    """Max pooling, same contract as ``max_pool_forward_naive``: the direct strategy, one
+    pass over x (the reshape and im2col strategies copy the windows first)."""
+    return max_pool_forward_direct(x, pool_param)
+
+
+_POOL_BACKWARD = {
+    "direct": max_pool_backward_direct,
+    "reshape": max_pool_backward_reshape,
+    "im2col": max_pool_backward_im2col,
+}
 
 
 def max_pool_backward_fast(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Backward pass of ``max_pool_forward_fast``: dout (N, C, H', W') -> dx (N, C, H, W)."""
-    _check_cache(cache, PoolCache, ("reshape", "im2col"))
-    if cache.strategy == "reshape":
-        return max_pool_backward_reshape(dout, cache)
-    return max_pool_backward_im2col(dout, cache)
+    """Backward pass of ``max_pool_forward_fast`` (or of any strategy): dout (N, C, H', W')
+    -> dx (N, C, H, W)."""
+    _check_cache(cache, PoolCache, tuple(_POOL_BACKWARD))
+    return _POOL_BACKWARD[cache.strategy](dout, cache)

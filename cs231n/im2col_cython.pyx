@@ -14,15 +14,22 @@ window entry moves N contiguous values at once.
 The strides strategy of the fast layers uses a second layout, the windows as
 ``(C, HH, WW, N, H', W')``: ``im2col_6d_cython`` and its adjoint ``col2im_6d_cython``.
 
-The kernels are serial on purpose: the matrix products around them already use every
-core through BLAS, and a second thread pool (OpenMP) competing with BLAS's threads made
-whole layers several times slower on a busy machine.
+The max-pooling kernels ``max_pool_cython`` / ``max_pool_backward_cython`` work on the
+images in place, one (sample, channel) plane at a time.
+
+Threads: the kernels of the strides strategy, of max pooling and the window reductions
+split their outer loop (window rows, or (sample, channel) planes) into one range per thread
+(``cs231n._threads.parallel_for``) and release the GIL while they work. Every output entry
+is written by one thread with the same arithmetic in the same order, so the results do not
+depend on the number of threads.
 """
 
 import numpy as np
 
 from cython cimport floating
 from libc.string cimport memcpy, memset
+
+from cs231n._threads import parallel_for
 
 
 cdef inline Py_ssize_t _output_size(Py_ssize_t size, Py_ssize_t field, Py_ssize_t padding,
@@ -154,39 +161,55 @@ def im2col_6d_cython(
         cols_arr = np.empty(shape, dtype=dtype)
     else:
         cols_arr = out.reshape(-1)[: C * HH * WW * N * H_out * W_out].reshape(shape)
-    cdef floating[:, :, :, :, :, ::1] cols = cols_arr
+    # The threads share out the C*HH*WW window rows (c, i, j).
+    parallel_for(_im2col_6d_rows, C * HH * WW, x, cols_arr, p, s)
+    return cols_arr
+
+
+def _im2col_6d_rows(
+    Py_ssize_t start, Py_ssize_t stop, const floating[:, :, :, ::1] x,
+    floating[:, :, :, :, :, ::1] cols, Py_ssize_t p, Py_ssize_t s
+):
+    """Window rows ``start <= (c*HH + i)*WW + j < stop`` of ``im2col_6d_cython``."""
+    cdef Py_ssize_t HH = cols.shape[1], WW = cols.shape[2], row
+    with nogil:
+        for row in range(start, stop):
+            _im2col_6d_row(x, cols, row // (HH * WW), (row // WW) % HH, row % WW, p, s)
+
+
+cdef void _im2col_6d_row(
+    const floating[:, :, :, ::1] x, floating[:, :, :, :, :, ::1] cols,
+    Py_ssize_t c, Py_ssize_t i, Py_ssize_t j, Py_ssize_t p, Py_ssize_t s
+) noexcept nogil:
+    """``cols[c, i, j]``: entry (i, j) of every window of channel c, for every sample."""
+    cdef Py_ssize_t N = x.shape[0], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t H_out = cols.shape[4], W_out = cols.shape[5]
     cdef floating *dst
     cdef const floating *src
-    cdef Py_ssize_t c, i, j, n, h, w, h_lo, h_hi, w_lo, w_hi
-    # Explicit loops rather than memcpy / memset: the rows are short (W' entries) and
-    # the compiler vectorizes these loops without a call per row.
-    with nogil:
-        for c in range(C):
-            for i in range(HH):
-                # Output rows h in [h_lo, h_hi) and columns w in [w_lo, w_hi) read real
-                # pixels; the others read padding.
-                h_lo, h_hi = _valid_range(H, i - p, s, H_out)
-                for j in range(WW):
-                    w_lo, w_hi = _valid_range(W, j - p, s, W_out)
-                    for n in range(N):
-                        for h in range(H_out):
-                            dst = &cols[c, i, j, n, h, 0]
-                            if h < h_lo or h >= h_hi:
-                                for w in range(W_out):
-                                    dst[w] = 0
-                                continue
-                            src = &x[n, c, h * s + i - p, 0]
-                            for w in range(w_lo):
-                                dst[w] = 0
-                            if s == 1:
-                                for w in range(w_lo, w_hi):
-                                    dst[w] = src[w + j - p]
-                            else:
-                                for w in range(w_lo, w_hi):
-                                    dst[w] = src[w * s + j - p]
-                            for w in range(w_hi, W_out):
-                                dst[w] = 0
-    return cols_arr
+    cdef Py_ssize_t n, h, w, h_lo, h_hi, w_lo, w_hi
+    # Output rows h in [h_lo, h_hi) and columns w in [w_lo, w_hi) read real pixels; the
+    # others read padding. Explicit loops rather than memcpy / memset: the rows are short
+    # (W' entries) and the compiler vectorizes these loops without a call per row.
+    h_lo, h_hi = _valid_range(H, i - p, s, H_out)
+    w_lo, w_hi = _valid_range(W, j - p, s, W_out)
+    for n in range(N):
+        for h in range(H_out):
+            dst = &cols[c, i, j, n, h, 0]
+            if h < h_lo or h >= h_hi:
+                for w in range(W_out):
+                    dst[w] = 0
+                continue
+            src = &x[n, c, h * s + i - p, 0]
+            for w in range(w_lo):
+                dst[w] = 0
+            if s == 1:
+                for w in range(w_lo, w_hi):
+                    dst[w] = src[w + j - p]
+            else:
+                for w in range(w_lo, w_hi):
+                    dst[w] = src[w * s + j - p]
+            for w in range(w_hi, W_out):
+                dst[w] = 0
 
 
 def col2im_6d_cython(
@@ -206,34 +229,53 @@ def col2im_6d_cython(
     _check_cols_shape(cols, (C, HH, WW, N, H_out, W_out))
     dtype = np.float32 if floating is float else np.float64
     if out is None:
-        x_arr = np.zeros((N, C, H, W), dtype=dtype)
+        x_arr = np.empty((N, C, H, W), dtype=dtype)
     else:
         _check_cols_shape(out, (N, C, H, W), "out")
         x_arr = out
-        x_arr.fill(0)
-    cdef floating[:, :, :, ::1] x = x_arr
+    # The threads share out the N*C (sample, channel) planes: no two write the same entry.
+    parallel_for(_col2im_6d_planes, N * C, cols, x_arr, p, s)
+    return x_arr
+
+
+def _col2im_6d_planes(
+    Py_ssize_t start, Py_ssize_t stop, const floating[:, :, :, :, :, ::1] cols,
+    floating[:, :, :, ::1] x, Py_ssize_t p, Py_ssize_t s
+):
+    """Planes ``start <= n*C + c < stop`` of ``col2im_6d_cython``, one at a time so that
+    each stays in the L1 cache."""
+    cdef Py_ssize_t C = x.shape[1], plane
+    with nogil:
+        for plane in range(start, stop):
+            _col2im_6d_plane(cols, x, plane // C, plane % C, p, s)
+
+
+cdef void _col2im_6d_plane(
+    const floating[:, :, :, :, :, ::1] cols, floating[:, :, :, ::1] x,
+    Py_ssize_t n, Py_ssize_t c, Py_ssize_t p, Py_ssize_t s
+) noexcept nogil:
+    """Plane (n, c) of x: the sum of the window entries that fall on it."""
+    cdef Py_ssize_t H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t HH = cols.shape[1], WW = cols.shape[2]
+    cdef Py_ssize_t H_out = cols.shape[4], W_out = cols.shape[5]
     cdef floating *dst
     cdef const floating *src
-    cdef Py_ssize_t n, c, i, j, h, w, y, h_lo, h_hi, w_lo, w_hi
-    with nogil:
-        # One (sample, channel) plane at a time, so that it stays in the L1 cache.
-        for n in range(N):
-            for c in range(C):
-                for i in range(HH):
-                    h_lo, h_hi = _valid_range(H, i - p, s, H_out)
-                    for j in range(WW):
-                        w_lo, w_hi = _valid_range(W, j - p, s, W_out)
-                        for h in range(h_lo, h_hi):
-                            y = h * s + i - p
-                            src = &cols[c, i, j, n, h, 0]
-                            if s == 1:
-                                dst = &x[n, c, y, 0]
-                                for w in range(w_lo, w_hi):
-                                    dst[w + j - p] += src[w]
-                            else:
-                                for w in range(w_lo, w_hi):
-                                    x[n, c, y, w * s + j - p] += src[w]
-    return x_arr
+    cdef Py_ssize_t i, j, h, w, y, h_lo, h_hi, w_lo, w_hi
+    memset(&x[n, c, 0, 0], 0, H * W * sizeof(floating))
+    for i in range(HH):
+        h_lo, h_hi = _valid_range(H, i - p, s, H_out)
+        for j in range(WW):
+            w_lo, w_hi = _valid_range(W, j - p, s, W_out)
+            for h in range(h_lo, h_hi):
+                y = h * s + i - p
+                src = &cols[c, i, j, n, h, 0]
+                if s == 1:
+                    dst = &x[n, c, y, 0]
+                    for w in range(w_lo, w_hi):
+                        dst[w + j - p] += src[w]
+                else:
+                    for w in range(w_lo, w_hi):
+                        x[n, c, y, w * s + j - p] += src[w]
 
 
 def window_max_cython(const floating[:, :, ::1] windows):
@@ -250,12 +292,19 @@ def window_max_cython(const floating[:, :, ::1] windows):
     dtype = np.float32 if floating is float else np.float64
     out_arr = np.empty((R, P), dtype=dtype)
     argmax_arr = np.zeros((R, P), dtype=np.int32)
-    cdef floating[:, ::1] out = out_arr
-    cdef int[:, ::1] argmax = argmax_arr
-    cdef Py_ssize_t r, k, p
+    parallel_for(_window_max_rows, R, windows, out_arr, argmax_arr)
+    return out_arr, argmax_arr
+
+
+def _window_max_rows(
+    Py_ssize_t start, Py_ssize_t stop, const floating[:, :, ::1] windows,
+    floating[:, ::1] out, int[:, ::1] argmax
+):
+    """Rows ``start <= r < stop`` of ``window_max_cython``."""
+    cdef Py_ssize_t K = windows.shape[1], P = windows.shape[2], r, k, p
     cdef floating value
     with nogil:
-        for r in range(R):
+        for r in range(start, stop):
             memcpy(&out[r, 0], &windows[r, 0, 0], P * sizeof(floating))
             for k in range(1, K):
                 for p in range(P):
@@ -263,32 +312,138 @@ def window_max_cython(const floating[:, :, ::1] windows):
                     if value > out[r, p]:  # strictly: the first maximum stays
                         out[r, p] = value
                         argmax[r, p] = <int>k
-    return out_arr, argmax_arr
 
 
 def window_scatter_cython(const floating[:, ::1] dout, const int[:, ::1] argmax, int K):
     """Adjoint of picking ``windows[r, argmax[r, p], p]``: ``(R, K, P)`` zeros with
     ``dout[r, p]`` at ``[r, argmax[r, p], p]``. dout and argmax: ``(R, P)``."""
-    cdef Py_ssize_t R = dout.shape[0], P = dout.shape[1], r, p
-    cdef int k
-    cdef bint in_range = True
+    cdef Py_ssize_t R = dout.shape[0], P = dout.shape[1]
     if argmax.shape[0] != R or argmax.shape[1] != P:
         raise ValueError(
             f"argmax must have dout's shape {(R, P)}, got {(argmax.shape[0], argmax.shape[1])}"
         )
     dtype = np.float32 if floating is float else np.float64
     dwindows_arr = np.zeros((R, K, P), dtype=dtype)
-    cdef floating[:, :, ::1] dwindows = dwindows_arr
+    if sum(parallel_for(_window_scatter_rows, R, dout, argmax, dwindows_arr)):
+        raise ValueError(f"argmax entries must lie in [0, {K})")
+    return dwindows_arr
+
+
+def _window_scatter_rows(
+    Py_ssize_t start, Py_ssize_t stop, const floating[:, ::1] dout, const int[:, ::1] argmax,
+    floating[:, :, ::1] dwindows
+):
+    """Rows ``start <= r < stop`` of ``window_scatter_cython``; returns how many argmax
+    entries were out of range (and skipped)."""
+    cdef Py_ssize_t K = dwindows.shape[1], P = dout.shape[1], r, p, k, out_of_range = 0
     with nogil:
-        for r in range(R):
+        for r in range(start, stop):
             for p in range(P):
                 k = argmax[r, p]
                 if k < 0 or k >= K:
-                    in_range = False
-                    break
-                dwindows[r, k, p] = dout[r, p]
-            if not in_range:
-                break
-    if not in_range:
-        raise ValueError(f"argmax entries must lie in [0, {K})")
-    return dwindows_arr
+                    out_of_range += 1
+                else:
+                    dwindows[r, k, p] = dout[r, p]
+    return out_of_range
+
+
+def max_pool_cython(const floating[:, :, :, ::1] x, int pool_height, int pool_width, int stride):
+    """Max pooling of ``x: (N, C, H, W)`` read in place, windows ``pool_height x pool_width``.
+
+    Returns ``(out, argmax)``: ``out (N, C, H', W')`` in x's dtype and ``argmax (N*C, H'*W')``
+    (int32), the offset ``i*pool_width + j`` of the first maximum (row-major) of each window.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t ph = pool_height, pw = pool_width, s = stride
+    _check_window(H, W, ph, pw, 0, s)
+    cdef Py_ssize_t H_out = _output_size(H, ph, 0, s), W_out = _output_size(W, pw, 0, s)
+    dtype = np.float32 if floating is float else np.float64
+    out_arr = np.empty((N, C, H_out, W_out), dtype=dtype)
+    argmax_arr = np.empty((N * C, H_out * W_out), dtype=np.int32)
+    parallel_for(_max_pool_planes, N * C, x, out_arr, argmax_arr, ph, pw, s)
+    return out_arr, argmax_arr
+
+
+def _max_pool_planes(
+    Py_ssize_t start, Py_ssize_t stop, const floating[:, :, :, ::1] x,
+    floating[:, :, :, ::1] out, int[:, ::1] argmax, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t s
+):
+    """Planes ``start <= n*C + c < stop`` of ``max_pool_cython``."""
+    cdef Py_ssize_t C = x.shape[1], plane
+    with nogil:
+        for plane in range(start, stop):
+            _max_pool_plane(x, out, argmax, plane // C, plane % C, ph, pw, s)
+
+
+cdef void _max_pool_plane(
+    const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, int[:, ::1] argmax,
+    Py_ssize_t n, Py_ssize_t c, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t s
+) noexcept nogil:
+    """Plane (n, c) of out and its row n*C + c of argmax."""
+    cdef Py_ssize_t W = x.shape[3], H_out = out.shape[2], W_out = out.shape[3]
+    cdef Py_ssize_t row = n * out.shape[1] + c
+    cdef const floating *window
+    cdef floating best
+    cdef int best_k
+    cdef Py_ssize_t h, w, i, j
+    for h in range(H_out):
+        for w in range(W_out):
+            window = &x[n, c, h * s, w * s]
+            best, best_k = window[0], 0
+            for i in range(ph):
+                for j in range(pw):
+                    if window[i * W + j] > best:  # strictly: the first maximum stays
+                        best, best_k = window[i * W + j], <int>(i * pw + j)
+            out[n, c, h, w] = best
+            argmax[row, h * W_out + w] = best_k
+
+
+def max_pool_backward_cython(
+    const floating[:, ::1] dout, const int[:, ::1] argmax, int N, int C, int H, int W,
+    int pool_height, int pool_width, int stride
+):
+    """Adjoint of ``max_pool_cython``: ``dx (N, C, H, W)``, zero but for ``dout[r, p]`` added
+    at the maximum ``argmax[r, p]`` of window p of plane r. dout and argmax: ``(N*C, H'*W')``.
+    """
+    cdef Py_ssize_t ph = pool_height, pw = pool_width, s = stride
+    _check_window(H, W, ph, pw, 0, s)
+    cdef Py_ssize_t H_out = _output_size(H, ph, 0, s), W_out = _output_size(W, pw, 0, s)
+    _check_cols_shape(dout, (N * C, H_out * W_out), "dout")
+    _check_cols_shape(argmax, (N * C, H_out * W_out), "argmax")
+    dtype = np.float32 if floating is float else np.float64
+    dx_arr = np.empty((N, C, H, W), dtype=dtype)
+    if sum(parallel_for(_max_pool_backward_planes, N * C, dout, argmax, dx_arr, ph, pw, s)):
+        raise ValueError(f"argmax entries must lie in [0, {ph * pw})")
+    return dx_arr
+
+
+def _max_pool_backward_planes(
+    Py_ssize_t start, Py_ssize_t stop, const floating[:, ::1] dout, const int[:, ::1] argmax,
+    floating[:, :, :, ::1] dx, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t s
+):
+    """Planes ``start <= n*C + c < stop`` of ``max_pool_backward_cython``; returns how many
+    argmax entries were out of range (and skipped)."""
+    cdef Py_ssize_t C = dx.shape[1], plane, out_of_range = 0
+    with nogil:
+        for plane in range(start, stop):
+            out_of_range += _max_pool_backward_plane(
+                dout, argmax, dx, plane // C, plane % C, ph, pw, s
+            )
+    return out_of_range
+
+
+cdef Py_ssize_t _max_pool_backward_plane(
+    const floating[:, ::1] dout, const int[:, ::1] argmax, floating[:, :, :, ::1] dx,
+    Py_ssize_t n, Py_ssize_t c, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t s
+) noexcept nogil:
+    """Plane (n, c) of dx; returns how many argmax entries of it were out of range."""
+    cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3], row = n * dx.shape[1] + c
+    cdef Py_ssize_t W_out = 1 + (W - pw) // s, P = dout.shape[1], p, k, bad = 0
+    memset(&dx[n, c, 0, 0], 0, H * W * sizeof(floating))
+    for p in range(P):
+        k = argmax[row, p]
+        if k < 0 or k >= ph * pw:
+            bad += 1
+        else:
+            dx[n, c, (p // W_out) * s + k // pw, (p % W_out) * s + k % pw] += dout[row, p]
+    return bad

@@ -10,6 +10,7 @@ recipe ``FastRecipe`` and ``train_fast``, which trains it with the helpers of
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -172,10 +173,11 @@ class OneCycle:
 class EpochBudget:
     """Fits a run's length into a wall-time budget: an ``on_epoch_end`` hook for ``tu.train``.
 
-    After each epoch, the epochs that fit are those whose time (the last epoch's) fits in what
-    is left of ``seconds``, counted from ``start`` (a ``time.perf_counter()`` value), after
-    the test evaluation, estimated as ``test_checks`` times the last validation check, and a
-    safety ``margin`` (a fraction of the budget). The schedule's length follows: it may grow
+    After each epoch, the epochs that fit are those whose time (the median of the epochs so
+    far, which a passing burst of load does not move) fits in what is left of ``seconds``,
+    counted from ``start`` (a ``time.perf_counter()`` value), after the test evaluation,
+    estimated as ``test_checks`` times the median validation check, and a safety ``margin``
+    (a fraction of the budget). The schedule's length follows: it may grow
     or shrink while the learning rate still warms up, and only shrink afterwards, so that the
     learning rate never rises again once it falls. ``log`` prints each change of plan.
     """
@@ -197,17 +199,18 @@ class EpochBudget:
     def __call__(self, done: int, history: History) -> int:
         planned = self.schedule.total_steps // self.steps_per_epoch
         elapsed = time.perf_counter() - self.start
-        test_seconds = self.test_checks * (history.check_seconds or [0.0])[-1]
+        epoch_seconds = statistics.median(history.epoch_seconds)
+        test_seconds = self.test_checks * statistics.median(history.check_seconds or [0.0])
         left = self.seconds * (1 - self.margin) - elapsed - test_seconds
-        fit = done + max(0, math.floor(left / history.epoch_seconds[-1]))
+        fit = done + max(0, math.floor(left / epoch_seconds))
         warming_up = done * self.steps_per_epoch < self.schedule.peak
         epochs = fit if warming_up else min(fit, planned)
         if epochs != planned:
             self.schedule.total_steps = epochs * self.steps_per_epoch
             self.log(
-                f"time budget {self.seconds / 60:.1f} min: {elapsed:.0f} s used, epoch "
-                f"{done} took {history.epoch_seconds[-1]:.0f} s, test evaluation estimated "
-                f"at {test_seconds:.0f} s: {epochs} epochs in all"
+                f"time budget {self.seconds / 60:.1f} min: {elapsed:.0f} s used after "
+                f"{done} epoch(s) of {epoch_seconds:.0f} s (median), test evaluation "
+                f"estimated at {test_seconds:.0f} s: {epochs} epochs in all"
             )
         return epochs
 

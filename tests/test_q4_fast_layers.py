@@ -1,6 +1,7 @@
 """Q4 fast layers: conv and max pooling against PyTorch (float64 autograd), every
-strategy, float32 and float64; im2col / col2im layouts, numpy against Cython; the numpy
-fallback when the extension is hidden; argument errors; agreement with the naive layers."""
+strategy, float32 and float64; im2col / col2im layouts, numpy against Cython; the parallel
+kernels giving the same bits on 1 and 2 threads; the numpy fallback when the extension is
+hidden; argument errors; agreement with the naive layers."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from cs231n.fast_layers import (
     conv_forward_fast,
     conv_forward_im2col,
     conv_forward_strides,
+    max_pool_backward_direct,
     max_pool_backward_fast,
     max_pool_backward_im2col,
     max_pool_backward_reshape,
+    max_pool_forward_direct,
     max_pool_forward_fast,
     max_pool_forward_im2col,
     max_pool_forward_reshape,
@@ -53,6 +56,7 @@ CONV_STRATEGIES = {
 }
 POOL_STRATEGIES = {
     "fast": (max_pool_forward_fast, max_pool_backward_fast),
+    "direct": (max_pool_forward_direct, max_pool_backward_direct),
     "reshape": (max_pool_forward_reshape, max_pool_backward_reshape),
     "im2col": (max_pool_forward_im2col, max_pool_backward_im2col),
 }
@@ -267,14 +271,14 @@ def test_max_pool_matches_torch(rng, x_shape, ph, pw, stride, dtype):
     x, dout = pool_inputs(rng, x_shape, ph, pw, stride)
     expected = torch_pool(x, ph, pw, stride, dout)
     tiling = ph == pw == stride
-    strategies = ["fast", "im2col"] + (["reshape"] if tiling else [])
+    strategies = ["fast", "direct", "im2col"] + (["reshape"] if tiling else [])
     for strategy in strategies:
         out, dx, cache = run_pool(strategy, x.astype(dtype), ph, pw, stride, dout.astype(dtype))
         assert out.dtype == dx.dtype == dtype
         assert_close(out, expected[0], dtype)
         assert_close(dx, expected[1], dtype)
         if strategy == "fast":
-            assert cache.strategy == ("reshape" if tiling else "im2col")
+            assert cache.strategy == "direct"
 
 
 @pytest.mark.parametrize("strategy", POOL_STRATEGIES)
@@ -524,6 +528,56 @@ def test_window_max_and_scatter_cython_match_numpy(rng, dtype):
         ext.window_scatter_cython(dout, argmax, 2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, ph, pw, stride", TILING_POOLS + OVERLAPPING_POOLS, ids=POOL_IDS)
+def test_max_pool_cython_matches_numpy(rng, x_shape, ph, pw, stride, dtype):
+    ext = cython()
+    x = rng.integers(0, 3, size=x_shape).astype(dtype)  # many ties
+    N, C, H, W = x_shape
+    out, argmax = ext.max_pool_cython(x, ph, pw, stride)
+    want_out, want_argmax = fast_layers._max_pool_numpy(x, ph, pw, stride)
+    assert out.dtype == dtype and argmax.dtype == np.int32
+    np.testing.assert_array_equal(out, want_out)
+    np.testing.assert_array_equal(argmax, want_argmax)
+    dout = rng.standard_normal(argmax.shape).astype(dtype)
+    dx = ext.max_pool_backward_cython(dout, argmax, N, C, H, W, ph, pw, stride)
+    want = fast_layers._max_pool_backward_numpy(dout, argmax, N, C, H, W, ph, pw, stride)
+    assert dx.dtype == dtype
+    assert_close(dx, want, dtype)
+    with pytest.raises(ValueError, match="argmax entries"):
+        ext.max_pool_backward_cython(dout, argmax + ph * pw, N, C, H, W, ph, pw, stride)
+    with pytest.raises(ValueError, match="dout must have shape"):
+        ext.max_pool_backward_cython(dout[1:], argmax, N, C, H, W, ph, pw, stride)
+
+
+# Shapes with more rows and planes than threads, odd sizes, strides and pads.
+THREAD_CASES = [((5, 3, 11, 9), (7, 3, 3, 5), 2, 1), ((3, 5, 8, 8), (4, 5, 3, 3), 1, 2)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", THREAD_CASES)
+def test_parallel_kernels_give_the_same_bits_on_1_and_2_threads(
+    rng, x_shape, w_shape, stride, pad, dtype
+):
+    ext = cython()
+    x, w, b, dout = (a.astype(dtype) for a in conv_inputs(rng, x_shape, w_shape, stride, pad))
+    pool_x = x[:, :, :7, :7]  # 3x3 windows with stride 2 tile it
+
+    def run():
+        results = run_conv("fast", x, w, b, stride, pad, dout)
+        out, cache = max_pool_forward_fast(pool_x, {"pool_height": 3, "pool_width": 3, "stride": 2})
+        pooled = (out, cache.argmax, max_pool_backward_fast(np.ones_like(out), cache))
+        windows = ext.im2col_6d_cython(x, 3, 3, 1, 1).reshape(-1, 9, x_shape[2] * x_shape[3])
+        return (*results, *pooled, *ext.window_max_cython(windows))
+
+    with fast_layers.limited_threads(1):
+        serial = run()
+    with fast_layers.limited_threads(3):  # more ranges than cores is fine too
+        parallel = run()
+    for one, two in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(one, two)
+
+
 def test_im2col_cython_accepts_views_and_read_only_input(rng):
     ext = cython()
     x = rng.standard_normal((3, 4, 6, 10))[:, ::2, :, ::2]
@@ -546,7 +600,7 @@ def test_numpy_fallback_warns_once_and_matches_torch(rng, numpy_backend):
         for x_shape, ph, pw, stride in (TILING_POOLS[0], OVERLAPPING_POOLS[0]):
             xp, doutp = pool_inputs(rng, x_shape, ph, pw, stride)
             want = torch_pool(xp, ph, pw, stride, doutp)
-            for strategy in ("fast", "im2col"):
+            for strategy in ("fast", "direct", "im2col"):
                 out, dx, _ = run_pool(strategy, xp, ph, pw, stride, doutp)
                 assert_close(out, want[0], np.float64)
                 assert_close(dx, want[1], np.float64)

@@ -450,14 +450,15 @@ def test_epoch_budget_fits_the_run_in_the_budget(monkeypatch) -> None:
 
 def test_epoch_budget_only_shrinks_once_warm_up_is_over(monkeypatch) -> None:
     budget, schedule, now, logs = _budget(monkeypatch)
-    now[0] = 30.0  # epoch 3 of 10 (past the 2-epoch warm-up): 2-s epochs would fit 33 more
-    history = tu.History(epoch_seconds=[10.0, 10.0, 2.0], check_seconds=[0.1])
+    now[0] = 15.0  # epoch 3 of 10 (past the 2-epoch warm-up): 5-s epochs would fit 16 more
+    history = tu.History(epoch_seconds=[5.0, 5.0, 5.0], check_seconds=[0.1])
     assert budget(3, history) == 10 and schedule.total_steps == 100 and logs == []
-    now[0] = 60.0  # the machine slowed down: epochs of 10 s, only 3 more fit
-    history.epoch_seconds.append(10.0)
-    assert budget(4, history) == 7 and schedule.total_steps == 70
-    now[0] = 120.0  # over budget: stop now
-    assert budget(5, history) == 5
+    now[0] = 65.0  # one slow epoch (50 s) does not move the median (5 s): still 10
+    history.epoch_seconds.append(50.0)
+    assert budget(4, history) == 10
+    now[0] = 115.0  # but a slow machine does: 97 s (the margin kept back) are gone
+    history.epoch_seconds.append(50.0)
+    assert budget(5, history) == 5 and schedule.total_steps == 50 and "5 epochs" in logs[-1]
 
 
 def test_train_fast_keeps_a_time_budget(monkeypatch) -> None:
