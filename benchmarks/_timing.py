@@ -48,6 +48,15 @@ def round_robin(
     return {name: (min(t), statistics.median(t)) for name, t in times.items()}
 
 
+def warn_if_busy() -> float:
+    """The 1-minute load average, after a warning on stdout when it is above 1: other
+    processes then share the cores and distort wall times."""
+    load = os.getloadavg()[0]
+    if load > 1:
+        print(f"WARNING: load average {load:.2f} > 1: other processes distort these times\n")
+    return load
+
+
 def ms(seconds: float) -> str:
     """Seconds as milliseconds with one decimal."""
     return f"{seconds * 1e3:.1f}"

@@ -34,12 +34,15 @@ NUM_TRAIN, BATCH_SIZE, CHECK_SAMPLES = 49_000, 50, 1_000
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=200, help="iterations to time")
-    parser.add_argument("--threads", type=int, default=cores(), help="BLAS threads")
+    parser.add_argument(
+        "--threads", type=int, default=cores(), help="threads of numpy's BLAS and our kernels"
+    )
     parser.add_argument("--cpu-time", action="store_true", help="thread CPU time (1 thread)")
     args = parser.parse_args()
     if args.cpu_time and args.threads != 1:
         parser.error("--cpu-time measures one thread: use it with --threads 1")
     threadpool_limits(args.threads)
+    fast_layers.set_num_threads(args.threads)
     clock = time.thread_time if args.cpu_time else time.perf_counter
 
     rng = np.random.default_rng(0)
@@ -71,7 +74,7 @@ def main() -> None:
     epoch = iters * per_iter + 4 * per_check
     print(
         f"ThreeLayerConvNet, float32, {fast_layers.get_backend().name} kernels, "
-        f"{args.threads} BLAS thread(s) on {cores()} core(s), "
+        f"{args.threads} thread(s) on {cores()} core(s), "
         f"{'thread CPU' if args.cpu_time else 'wall'} time\n"
         f"- {1e3 * per_iter:.1f} ms per iteration (forward, backward, Adam; batch "
         f"{BATCH_SIZE}), measured over {args.iters} iterations\n"

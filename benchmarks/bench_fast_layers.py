@@ -9,8 +9,8 @@ Every row runs ours and PyTorch's on the same inputs in the same process, in tur
 - secondary: CPU time of one thread (``time.thread_time``) with everything on 1 thread.
 
 Both columns give ours / PyTorch; the target column is the bound on the primary ratio. The
-table ends with our ThreeLayerConvNet speed-up from 1 to 2 threads (wall time) and the GFLOP/s
-of the largest convolution beside the SGEMM rate measured on this machine, the practical peak.
+table ends with our ThreeLayerConvNet speed-up from 1 to 2 threads (wall time), and the GFLOP/s
+of the largest convolution, ours and PyTorch's, beside the rates of large matrix products.
 Rows whose case ends in ``*`` are the ones the targets name. Timing is only meaningful on an
 idle machine: the script warns when the load average is above 1.
 
@@ -30,7 +30,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _timing import cores, ms, round_robin
+from _timing import cores, ms, round_robin, warn_if_busy
 from threadpoolctl import threadpool_limits
 
 from cs231n import fast_layers
@@ -150,10 +150,12 @@ class Table:
 
     def rows(self, case: str, dtype, ours: dict[str, Callable], theirs: Callable, target):
         """Time ``ours`` (the first is the fast layer, the others its strategies) beside
-        ``theirs``; print a row each. Returns ours' (wall, CPU) best times by name."""
+        ``theirs``; print a row each. Returns the (wall, CPU) best times by name, PyTorch's
+        as "torch"."""
         times = timed({**ours, "torch": theirs}, self.threads, self.repeat)
-        t_wall, t_cpu = times.pop("torch")
-        for k, (name, (wall, cpu)) in enumerate(times.items()):
+        t_wall, t_cpu = times["torch"]
+        for k, name in enumerate(ours):
+            wall, cpu = times[name]
             ratio = wall / t_wall
             verdict = "-"
             if target is not None and k == 0:
@@ -167,9 +169,10 @@ class Table:
 
 
 def conv_rows(table: Table, rng, strategies: bool) -> float:
-    """The conv rows; returns the best 2-thread time of our largest case (float32)."""
+    """The conv rows; returns the best 2-thread times of the largest case (float32), ours and
+    PyTorch's."""
     names = ["conv"] + (["conv im2col"] if strategies else [])
-    largest = 0.0
+    largest = (0.0, 0.0)
     for dtype in (np.float32, np.float64):
         for x_shape, w_shape, stride, pad in CONV_CASES:
             x = rng.standard_normal(x_shape).astype(dtype)
@@ -188,7 +191,7 @@ def conv_rows(table: Table, rng, strategies: bool) -> float:
                 case, dtype, ours, torch_layer(conv, dout, x, w, b), CONV_TARGET[dtype]
             )
             if dtype == np.float32 and x_shape == CONV_CASES[-1][0]:
-                largest = times["conv"][0]
+                largest = times["conv"][0], times["torch"][0]
     return largest
 
 
@@ -209,13 +212,13 @@ def pool_rows(table: Table, rng, strategies: bool) -> None:
         table.rows(case, np.float32, ours, torch_layer(pool, dout, x), target)
 
 
-def sgemm_peak(threads: int) -> float:
-    """GFLOP/s of the best of a few 2048 x 2048 float32 products (numpy's BLAS, PyTorch)."""
+def sgemm_rates(threads: int) -> dict[str, float]:
+    """GFLOP/s of 2048 x 2048 float32 products, best of 5: numpy's BLAS and PyTorch's."""
     a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
     ta = torch.tensor(a)
     with on_threads(threads):
-        times = round_robin({"numpy": lambda: a @ a, "torch": lambda: ta @ ta}, repeat=5)
-    return 2 * 2048**3 / min(t for t, _ in times.values()) / 1e9
+        times = round_robin({"numpy": lambda: a @ a, "PyTorch": lambda: ta @ ta}, repeat=5)
+    return {name: 2 * 2048**3 / best / 1e9 for name, (best, _) in times.items()}
 
 
 def main() -> None:
@@ -224,9 +227,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--strategies", action="store_true", help="a row for every strategy")
     args = parser.parse_args()
-    load = os.getloadavg()[0]
-    if load > 1:
-        print(f"WARNING: load average {load:.2f} > 1: other processes distort these times\n")
+    load = warn_if_busy()
     if "OPENBLAS_THREAD_TIMEOUT" not in os.environ:
         print(
             "WARNING: OPENBLAS_THREAD_TIMEOUT is not set: OpenBLAS's spinning threads slow our "
@@ -265,11 +266,16 @@ def main() -> None:
     )
     x_shape, w_shape = CONV_CASES[-1][:2]
     N, _, H, W = x_shape
-    flops = 3 * 2 * N * H * W * int(np.prod(w_shape))  # forward, dx and dw products
+    flops = 3 * 2 * N * H * W * int(np.prod(w_shape)) / 1e9  # forward, dx and dw products
+    rates = {n: sgemm_rates(n) for n in (args.threads, 1)}
     print(
-        f"largest conv, float32: {flops / largest / 1e9:.0f} GFLOP/s on {args.threads} "
-        f"threads; SGEMM 2048^3 on this machine: {sgemm_peak(args.threads):.0f} GFLOP/s on "
-        f"{args.threads} threads, {sgemm_peak(1):.0f} on 1"
+        f"largest conv, float32, {args.threads} threads: ours {flops / largest[0]:.0f} GFLOP/s, "
+        f"PyTorch {flops / largest[1]:.0f} GFLOP/s. SGEMM 2048^3 (the product rate the "
+        "libraries reach): "
+        + "; ".join(
+            f"{n} thread(s): numpy {r['numpy']:.0f}, PyTorch {r['PyTorch']:.0f} GFLOP/s"
+            for n, r in rates.items()
+        )
     )
 
 

@@ -15,10 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+from _timing import warn_if_busy
+
 HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
+    warn_if_busy()
     failed = []
     for script in sorted(HERE.glob("bench_*.py")):
         print(f"\n## {script.name}\n", flush=True)
