@@ -13,8 +13,9 @@ Convolution strategies, both matrix products with the filters ``w: (F, C*HH*WW)`
   of the classic ``as_strided`` trick (``im2col_6d_cython``, or a strided view copied
   by numpy), taken over chunks of n samples whose windows fit in a CPU cache
   (``CHUNK_BYTES``). The backward takes the windows again chunk by chunk and sums the
-  window gradients back with ``col2im_6d_cython``; the cache keeps only x.
-  ``conv_forward_fast`` uses this one: it is faster and needs far less memory.
+  window gradients back with ``col2im_6d_cython``; the cache keeps only x. The threads
+  share out the chunks, each building its chunk's windows and multiplying them on its
+  own core. ``conv_forward_fast`` uses this one: it is faster and needs far less memory.
 
 Max-pooling strategies: direct, a kernel that reads the windows in place, one
 (sample, channel) plane at a time (``max_pool_cython``; ``max_pool_forward_fast`` uses it);
@@ -28,9 +29,14 @@ Computation happens in x's dtype when it is float32 or float64 (float64 otherwis
 outputs and all gradients have that dtype. The index shuffling runs in the Cython
 extension ``cs231n.im2col_cython`` when it is built (``pip install -e .`` or
 ``make install``); without it, numpy code from ``cs231n.im2col`` takes over after one
-``ExtensionNotBuiltWarning``. Its kernels run on ``num_threads()`` threads (every core by
-default; ``set_num_threads``, ``limited_threads`` or ``CS231N_NUM_THREADS`` change it), beside
-the threads of numpy's BLAS, which ``threadpoolctl`` or ``OPENBLAS_NUM_THREADS`` control.
+``ExtensionNotBuiltWarning``.
+
+Threads: the Cython kernels and the chunks of the strides strategy run on ``num_threads()``
+threads (every core by default; ``set_num_threads``, ``limited_threads`` or
+``CS231N_NUM_THREADS`` change it). numpy's BLAS has threads of its own (``threadpoolctl`` or
+``OPENBLAS_NUM_THREADS``); set ``OPENBLAS_THREAD_TIMEOUT=14`` before numpy loads, as the
+Makefile and ConvolutionalNetworks.ipynb do, or its idle threads keep spinning for ~0.1 s
+after every product and take a core from ours. ``benchmarks/README.md`` has the measurements.
 """
 
 from __future__ import annotations
@@ -178,11 +184,9 @@ def _float_dtype(x: np.ndarray) -> np.dtype:
 ###########################################################################
 
 
-# Bytes of window columns per chunk of the batch in the strides strategy: small enough
-# to stay in a CPU cache (1-2 MiB is fastest on one thread: 5-25% faster than 4-16 MiB),
-# large enough for efficient matrix products. Fewer, larger chunks would suffer less on
-# an oversubscribed machine, where every multithreaded BLAS call waits for its slowest
-# thread (there, OPENBLAS_NUM_THREADS=1 helps far more).
+# Bytes of window columns per chunk of the batch in the strides strategy, at most: small
+# enough to stay in a core's cache (on 1 and 2 threads, 1-4 MiB are equally fast, 256 KiB up
+# to 1.3x slower), large enough for efficient matrix products.
 CHUNK_BYTES = 2 << 20
 # Chunks per batch at least (when the batch has as many samples), so that 1, 2, 4 or 8
 # threads get equal shares of it.

@@ -179,7 +179,7 @@ def _read_paths(root: Path) -> list[str]:
 def _worker_env(workdir: Path) -> dict:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir)}
     env.update({"TMPDIR": str(workdir), "LANG": "C.UTF-8"})
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CS231N_NUM_THREADS"):
         env[var] = "1"
     return env
 
