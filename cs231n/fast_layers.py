@@ -337,16 +337,13 @@ def _forward_chunks(
     im2col_6d = get_backend().im2col_6d
     most = max(c.stop - c.start for c in chunks[first:last])
     cols_buffer = np.empty(K * most * P, dtype=x.dtype)
-    prod_buffer = np.empty(F * most * P, dtype=x.dtype)
     for chunk in chunks[first:last]:
         n = chunk.stop - chunk.start
-        cols = im2col_6d(x[chunk], HH, WW, pad, stride, out=cols_buffer).reshape(K, n * P)
-        prod = np.matmul(w_rows, cols, out=_view(prod_buffer, F, n * P))
-        np.add(
-            prod.reshape(F, n, H_out, W_out).transpose(1, 0, 2, 3),
-            b[:, None, None],
-            out=out[chunk],
-        )
+        cols = im2col_6d(x[chunk], HH, WW, pad, stride, out=cols_buffer).reshape(K, n, P)
+        # One product per sample, (F, K) @ (K, H'*W'), written straight into out[chunk].
+        out_rows = out[chunk].reshape(n, F, P)
+        np.matmul(w_rows, cols.transpose(1, 0, 2), out=out_rows)
+        out_rows += b[:, None]
 
 
 def conv_backward_strides(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, ...]:
