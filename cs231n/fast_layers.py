@@ -99,17 +99,22 @@ def _window_scatter_numpy(dout: np.ndarray, argmax: np.ndarray, K: int) -> np.nd
     return dwindows
 
 
-def _max_pool_numpy(x: np.ndarray, ph: int, pw: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """``max_pool_cython`` in numpy: the windows through ``im2col_6d``, then their maxima."""
+def _pool_by_windows(
+    backend: Backend, x: np.ndarray, ph: int, pw: int, stride: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Max pooling of ``x: (N, C, H, W)`` through its windows: the N*C channels as one image,
+    its windows ``(N*C, ph*pw, H'*W')`` from ``im2col_6d``, then ``window_max``.
+    Returns out ``(N, C, H', W')`` and argmax ``(N*C, H'*W')``."""
     N, C, H, W = x.shape
     H_out, W_out = 1 + (H - ph) // stride, 1 + (W - pw) // stride
-    windows = im2col_6d(x.reshape(1, N * C, H, W), ph, pw, 0, stride)
-    out, argmax = _window_max_numpy(windows.reshape(N * C, ph * pw, H_out * W_out))
+    windows = backend.im2col_6d(x.reshape(1, N * C, H, W), ph, pw, 0, stride)
+    out, argmax = backend.window_max(windows.reshape(N * C, ph * pw, H_out * W_out))
     return out.reshape(N, C, H_out, W_out), argmax
 
 
-def _max_pool_backward_numpy(
-    dout: np.ndarray,
+def _unpool_by_windows(
+    backend: Backend,
+    dout_rows: np.ndarray,
     argmax: np.ndarray,
     N: int,
     C: int,
@@ -119,11 +124,22 @@ def _max_pool_backward_numpy(
     pw: int,
     stride: int,
 ) -> np.ndarray:
-    """``max_pool_backward_cython`` in numpy: scatter into windows, sum them with col2im."""
+    """Backward of ``_pool_by_windows``: ``dout_rows (N*C, H'*W')`` scattered into windows
+    (``window_scatter``), summed back onto the image (``col2im_6d``): dx ``(N, C, H, W)``."""
     H_out, W_out = 1 + (H - ph) // stride, 1 + (W - pw) // stride
-    dwindows = _window_scatter_numpy(dout, argmax, ph * pw)
+    dwindows = backend.window_scatter(dout_rows, argmax, ph * pw)
     dwindows = dwindows.reshape(N * C, ph, pw, 1, H_out, W_out)
-    return col2im_6d(dwindows, (1, N * C, H, W), 0, stride).reshape(N, C, H, W)
+    return backend.col2im_6d(dwindows, 1, N * C, H, W, ph, pw, 0, stride).reshape(N, C, H, W)
+
+
+def _max_pool_numpy(x: np.ndarray, ph: int, pw: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """``max_pool_cython`` in numpy: the windows of every channel, on the numpy kernels."""
+    return _pool_by_windows(NUMPY_BACKEND, x, ph, pw, stride)
+
+
+def _max_pool_backward_numpy(*args) -> np.ndarray:
+    """``max_pool_backward_cython`` in numpy (same arguments), on the numpy kernels."""
+    return _unpool_by_windows(NUMPY_BACKEND, *args)
 
 
 NUMPY_BACKEND = Backend(
@@ -489,28 +505,30 @@ def max_pool_forward_im2col(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray
     Returns (out, cache): out (N, C, H', W'); the cache's argmax (N*C, H'*W') holds the
     offset i*pool_width + j of the first maximum of each window.
     """
-    ph, pw, stride, H_out, W_out = check_pool_param(x, pool_param)
-    N, C, H, W = x.shape
+    ph, pw, stride, _, _ = check_pool_param(x, pool_param)
     x = np.ascontiguousarray(x, dtype=_float_dtype(x))
-    backend = get_backend()
-    windows = backend.im2col_6d(x.reshape(1, N * C, H, W), ph, pw, 0, stride)
-    out, argmax = backend.window_max(windows.reshape(N * C, ph * pw, H_out * W_out))
-    return out.reshape(N, C, H_out, W_out), PoolCache("im2col", x.shape, ph, pw, stride, argmax)
+    out, argmax = _pool_by_windows(get_backend(), x, ph, pw, stride)
+    return out, PoolCache("im2col", x.shape, ph, pw, stride, argmax)
 
 
 def max_pool_backward_im2col(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     """Backward pass of ``max_pool_forward_im2col``: dout (N, C, H', W') -> dx."""
     _check_cache(cache, PoolCache, ("im2col",))
-    _, _, H_out, W_out = _pool_output_shape(cache)
     check_shape("dout", dout, _pool_output_shape(cache))
     N, C, H, W = cache.x_shape
-    ph, pw, stride = cache.pool_height, cache.pool_width, cache.stride
     dout_rows = np.ascontiguousarray(dout, dtype=_float_dtype(dout)).reshape(N * C, -1)
-    backend = get_backend()
-    dwindows = backend.window_scatter(dout_rows, cache.argmax, ph * pw)
-    dwindows = dwindows.reshape(N * C, ph, pw, 1, H_out, W_out)
-    dx = backend.col2im_6d(dwindows, 1, N * C, H, W, ph, pw, 0, stride)
-    return dx.reshape(N, C, H, W)
+    return _unpool_by_windows(
+        get_backend(),
+        dout_rows,
+        cache.argmax,
+        N,
+        C,
+        H,
+        W,
+        cache.pool_height,
+        cache.pool_width,
+        cache.stride,
+    )
 
 
 def max_pool_forward_direct(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, PoolCache]:
