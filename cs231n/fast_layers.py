@@ -505,29 +505,15 @@ def max_pool_forward_im2col(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray
     Returns (out, cache): out (N, C, H', W'); the cache's argmax (N*C, H'*W') holds the
     offset i*pool_width + j of the first maximum of each window.
     """
-    ph, pw, stride, _, _ = check_pool_param(x, pool_param)
-    x = np.ascontiguousarray(x, dtype=_float_dtype(x))
-    out, argmax = _pool_by_windows(get_backend(), x, ph, pw, stride)
-    return out, PoolCache("im2col", x.shape, ph, pw, stride, argmax)
+    return _pool_forward(
+        x, pool_param, "im2col", functools.partial(_pool_by_windows, get_backend())
+    )
 
 
 def max_pool_backward_im2col(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     """Backward pass of ``max_pool_forward_im2col``: dout (N, C, H', W') -> dx."""
-    _check_cache(cache, PoolCache, ("im2col",))
-    check_shape("dout", dout, _pool_output_shape(cache))
-    N, C, H, W = cache.x_shape
-    dout_rows = np.ascontiguousarray(dout, dtype=_float_dtype(dout)).reshape(N * C, -1)
-    return _unpool_by_windows(
-        get_backend(),
-        dout_rows,
-        cache.argmax,
-        N,
-        C,
-        H,
-        W,
-        cache.pool_height,
-        cache.pool_width,
-        cache.stride,
+    return _pool_backward(
+        dout, cache, "im2col", functools.partial(_unpool_by_windows, get_backend())
     )
 
 
@@ -538,21 +524,35 @@ def max_pool_forward_direct(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray
     Returns (out, cache): out (N, C, H', W'); the cache's argmax (N*C, H'*W') holds the
     offset i*pool_width + j of the first maximum of each window.
     """
-    ph, pw, stride, _, _ = check_pool_param(x, pool_param)
-    x = np.ascontiguousarray(x, dtype=_float_dtype(x))
-    out, argmax = get_backend().max_pool(x, ph, pw, stride)
-    return out, PoolCache("direct", x.shape, ph, pw, stride, argmax)
+    return _pool_forward(x, pool_param, "direct", get_backend().max_pool)
 
 
 def max_pool_backward_direct(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     """Backward pass of ``max_pool_forward_direct``: dout (N, C, H', W') -> dx."""
-    _check_cache(cache, PoolCache, ("direct",))
+    return _pool_backward(dout, cache, "direct", get_backend().max_pool_backward)
+
+
+def _pool_forward(
+    x: np.ndarray, pool_param: dict, strategy: str, pool: Callable[..., tuple]
+) -> tuple[np.ndarray, PoolCache]:
+    """The im2col and direct strategies: ``pool(x, ph, pw, stride) -> (out, argmax)`` on x
+    (C-contiguous, in its float dtype), and the cache."""
+    ph, pw, stride, _, _ = check_pool_param(x, pool_param)
+    x = np.ascontiguousarray(x, dtype=_float_dtype(x))
+    out, argmax = pool(x, ph, pw, stride)
+    return out, PoolCache(strategy, x.shape, ph, pw, stride, argmax)
+
+
+def _pool_backward(
+    dout: np.ndarray, cache: PoolCache, strategy: str, unpool: Callable[..., np.ndarray]
+) -> np.ndarray:
+    """Their backward: ``unpool(dout_rows (N*C, H'*W'), argmax, N, C, H, W, ph, pw, stride)``."""
+    _check_cache(cache, PoolCache, (strategy,))
     check_shape("dout", dout, _pool_output_shape(cache))
-    N, C, H, W = cache.x_shape
+    N, C, _, _ = cache.x_shape
     dout_rows = np.ascontiguousarray(dout, dtype=_float_dtype(dout)).reshape(N * C, -1)
-    return get_backend().max_pool_backward(
-        dout_rows, cache.argmax, N, C, H, W, cache.pool_height, cache.pool_width, cache.stride
-    )
+    ph, pw, stride = cache.pool_height, cache.pool_width, cache.stride
+    return unpool(dout_rows, cache.argmax, *cache.x_shape, ph, pw, stride)
 
 
 def max_pool_forward_fast(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, PoolCache]:
