@@ -11,7 +11,11 @@ other, in the order a student works through them. Under ``--out`` (default ``bui
     summary.json   the same for programs
 
 A notebook that fails does not stop the others; once all have run, the exit status is 1 and
-the message names each notebook that failed and the cell. The notebooks in the repository are
+the message names each notebook that failed and the cell. In full mode a notebook also fails
+when any of its ``[target]`` lines says ``missed``, enforced in the notebook or not: a
+notebook never stops a student's run for a target on the student's own choices (the best
+nets, the open-ended models, their wall times), so this is where our run of the solution
+enforces them. The notebooks in the repository are
 never written to.
 
     python scripts/run_notebooks.py                     # all six, full mode
@@ -158,6 +162,11 @@ def execute(name: str, out_dir: Path, quick: bool, notebook_dir: Path, progress:
     result.cpu_s = round(children_cpu_s() - cpu, 1)
     if output.is_file() and output.stat().st_mtime >= started_at - 1:  # not a stale copy
         read_back(result, output)
+    missed = [t for t in result.targets if t["status"] == "missed"]
+    if result.ok and missed and not quick:
+        result.status = "failed: target missed: " + "; ".join(
+            f"{t['name']} {t['value']} (target {t['op']} {t['target']})" for t in missed
+        )
     return result
 
 

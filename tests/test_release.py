@@ -62,9 +62,9 @@ NET = f"""class Net:
 """
 
 
-def _nb(cells: list[dict]) -> dict:
-    return {"cells": cells, "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4,
-            "nbformat_minor": 5}  # fmt: skip
+def _nb(cells: list[dict], functions: tuple[str, ...] = ()) -> dict:
+    metadata = {"kernelspec": {"name": "python3"}, "cs231n": {"functions": list(functions)}}
+    return {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
 
 
 def _cell(kind: str, source: str, cell_id: str, **extra) -> dict:
@@ -105,7 +105,13 @@ NOTEBOOK = _nb(
             metadata={"tags": ["solution-only"]},
         ),  # fmt: skip
         _cell("markdown", "**Your Answer:** Because the gradient vanishes.", "g"),
-    ]
+    ],
+    functions=(
+        "cs231n/layers.py::affine_forward",
+        "cs231n/layers.py::affine_backward",
+        "cs231n/classifiers/fc_net.py::Net.__init__",
+        "cs231n/classifiers/fc_net.py::Net.loss",
+    ),
 )
 
 
@@ -302,6 +308,44 @@ def test_a_broken_marker_stops_the_release(solution: Path, tmp_path: Path, capsy
     assert _release(solution, tmp_path / "starter") == 1
     assert "cs231n/layers.py:17: START is never closed" in capsys.readouterr().err
     assert not (tmp_path / "starter").exists()
+
+
+def _declare(solution: Path, functions: list[str]) -> None:
+    path = solution / "Demo.ipynb"
+    nb = json.loads(path.read_text())
+    nb["metadata"]["cs231n"]["functions"] = functions
+    path.write_text(json.dumps(nb))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f[1:], "cs231n/layers.py::affine_forward has a student block that no notebook"),
+        (lambda f: [*f, f[0]], "cs231n/layers.py::affine_forward is declared by 2 notebooks"),
+        (lambda f: [*f, "cs231n/layers.py::gone"], "declares cs231n/layers.py::gone, which has no"),
+    ],
+)
+def test_every_student_function_is_declared_by_one_notebook(
+    solution: Path, tmp_path: Path, capsys, change, message: str
+) -> None:
+    _declare(solution, change(NOTEBOOK["metadata"]["cs231n"]["functions"]))
+    assert _release(solution, tmp_path / "starter") == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "starter").exists()
+
+
+def test_build_fills_in_what_a_student_has_solved(solution: Path, tmp_path: Path) -> None:
+    """``build(solved=...)`` keeps the named functions and notebooks as the solution has them."""
+    out = tmp_path / "kit"
+    out.mkdir()
+    solved = frozenset({"cs231n/layers.py::affine_backward", "Demo.ipynb"})
+    release.build(solution, out, solved)
+    layers = (out / "cs231n" / "layers.py").read_text()
+    assert "    dx = dout * w\n" in layers and "out = x * w + n" not in layers
+    assert "affine_forward: write the forward pass" in layers
+    notebook = json.loads((out / "Demo.ipynb").read_text())
+    assert "scores = x + 17" in "".join(c["source"] for c in notebook["cells"])
+    assert json.loads((out / "tools" / "markers.json").read_text())["cs231n/layers.py"] == 2
 
 
 # ------------------------------------------------------------------------------------ this repo

@@ -170,3 +170,15 @@ def test_quick_mode_keeps_the_full_report(monkeypatch, flags, folder) -> None:
     monkeypatch.setattr(run_notebooks, "run_all", fake_run_all)
     assert run_notebooks.main(flags) == 0
     assert seen == {"out": run_notebooks.ROOT / "build" / folder, "quick": bool(flags)}
+
+
+def test_full_mode_fails_a_notebook_whose_target_is_missed(tmp_path: Path) -> None:
+    """Quick mode reports a missed target; full mode fails the notebook on it, enforced in the
+    notebook or not (a student's run never stops for one: ``make run`` enforces it)."""
+    write_notebook(tmp_path / "Passing.ipynb", PASSING)
+    quick = run_notebooks.execute("Passing.ipynb", tmp_path / "q", True, tmp_path, False)
+    assert quick.ok
+    full = run_notebooks.execute("Passing.ipynb", tmp_path / "f", False, tmp_path, False)
+    assert full.status == (
+        "failed: target missed: Net training time 3.5 min (target <= 12.0 min)"
+    ), full.status

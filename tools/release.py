@@ -157,6 +157,13 @@ def enclosing_name(source: str, line_no: int) -> str | None:
     return ".".join(names) or None
 
 
+def block_names(source: str, where: str, top_level_name: str) -> list[str]:
+    """The name of each block of ``source``, in order: its enclosing function, or
+    ``top_level_name`` outside any."""
+    blocks = find_blocks(source.split("\n"), where)
+    return [enclosing_name(source, block.start + 1) or top_level_name for block in blocks]
+
+
 def placeholder(indent: str, message: str) -> list[str]:
     """The line(s) that raise ``NotImplementedError(message)``, within 100 characters."""
     literal = json.dumps(message)
@@ -166,15 +173,21 @@ def placeholder(indent: str, message: str) -> list[str]:
     return [f"{indent}raise NotImplementedError(", f"{indent}    {literal}", f"{indent})"]
 
 
-def empty_blocks(source: str, where: str, label: str, top_level_name: str) -> tuple[str, int]:
+def empty_blocks(
+    source: str, where: str, label: str, top_level_name: str, keep: frozenset[str] = frozenset()
+) -> tuple[str, int]:
     """``source`` with every block's body replaced by a placeholder; returns (text, count).
 
     ``label`` is the file named in the messages; ``top_level_name`` names blocks outside any
-    function (a notebook section)."""
+    function (a notebook section). Blocks of the functions named in ``keep`` (as
+    ``label::name``, e.g. ``cs231n/layers.py::affine_forward``) keep their solution; the count
+    includes them."""
     lines = source.split("\n")
     blocks = find_blocks(lines, where)
-    for block in reversed(blocks):
-        name = enclosing_name(source, block.start + 1) or top_level_name
+    names = block_names(source, where, top_level_name)
+    for block, name in reversed(list(zip(blocks, names, strict=True))):
+        if f"{label}::{name}" in keep:
+            continue
         message = f"{name}: {todo_text(lines, block)} in {label}"
         lines[block.start + 1 : block.end] = placeholder(block.indent, message)
     return "\n".join(lines), len(blocks)
@@ -203,8 +216,9 @@ def _heading(markdown: str) -> str | None:
     return found[-1] if found else None
 
 
-def starter_notebook(nb: dict, name: str) -> tuple[dict, int]:
-    """The student version of notebook ``nb`` (file ``name``); returns (notebook, blocks)."""
+def starter_notebook(nb: dict, name: str, keep_blocks: bool = False) -> tuple[dict, int]:
+    """The student version of notebook ``nb`` (file ``name``); returns (notebook, blocks).
+    With ``keep_blocks`` its code blocks keep their solution (as a student fills them in)."""
     out = copy.deepcopy(nb)
     out["metadata"].pop("papermill", None)
     out["metadata"].pop("widgets", None)
@@ -218,7 +232,10 @@ def starter_notebook(nb: dict, name: str) -> tuple[dict, int]:
             if text.startswith(ANSWER):
                 cell["source"] = ANSWER_PLACEHOLDER
         elif cell["cell_type"] == "code":
-            cell["source"], n = empty_blocks(text, f"{name} cell {i}", name, section)
+            where = f"{name} cell {i}"
+            names = block_names(text, where, section) if keep_blocks else []
+            keep = frozenset(f"{name}::{block}" for block in names)
+            cell["source"], n = empty_blocks(text, where, name, section, keep)
             count += n
             cell["outputs"], cell["execution_count"] = [], None
             cell.get("metadata", {}).pop("execution", None)
@@ -242,6 +259,34 @@ def notebook_lines(nb: dict, name: str) -> tuple[set[str], set[str]]:
         else:
             other |= {line.strip() for line in text.splitlines()}
     return solution, other
+
+
+def declared_functions(nb: dict) -> list[str]:
+    """The package functions a notebook says the student writes in it, in order, as
+    ``file::function`` (its metadata ``cs231n.functions``; the table near its top shows them)."""
+    return list(nb.get("metadata", {}).get("cs231n", {}).get("functions", []))
+
+
+def declaration_problems(root: Path) -> list[str]:
+    """What is wrong with the notebooks' declarations: every block of the starter's modules
+    must belong to exactly one notebook, and every declared function must have a block."""
+    owners: dict[str, list[str]] = {}
+    blocks: set[str] = set()
+    for rel in solution_files(root):
+        if rel.endswith(".ipynb") and "/" not in rel:
+            for function in declared_functions(json.loads((root / rel).read_text())):
+                owners.setdefault(function, []).append(rel)
+        elif rel.startswith("cs231n/") and rel.endswith(".py") and in_starter(rel):
+            blocks |= {f"{rel}::{name}" for name in block_names((root / rel).read_text(), rel, rel)}
+    problems = []
+    for function in sorted(blocks - owners.keys()):
+        problems.append(f"{function} has a student block that no notebook declares")
+    for function, notebooks in sorted(owners.items()):
+        if function not in blocks:
+            problems.append(f"{', '.join(notebooks)} declares {function}, which has no block")
+        elif len(notebooks) > 1:
+            problems.append(f"{function} is declared by {len(notebooks)} notebooks: {notebooks}")
+    return problems
 
 
 # ------------------------------------------------------------------------------------ files
@@ -310,8 +355,19 @@ class Report:
     leaks: list[str]
 
 
-def build(root: Path, dest: Path) -> Report:
-    """Write the starter kit derived from ``root`` into the existing, empty folder ``dest``."""
+def build(root: Path, dest: Path, solved: frozenset[str] = frozenset()) -> Report:
+    """Write the starter kit derived from ``root`` into the existing, empty folder ``dest``.
+
+    Every function the student writes must be declared by one notebook (``declared_functions``),
+    so that a student meets it where the notebook checks it.
+
+    ``solved`` fills in part of the student's work from the solution, as a student who has got
+    that far would have it: module functions named ``file::function`` (as notebooks declare
+    them, see ``declared_functions``) and whole notebooks named by their file. The leak check
+    then finds those lines, as it should."""
+    problems = declaration_problems(root)
+    if problems:
+        raise ReleaseError("notebook declarations: " + "; ".join(problems))
     files, counts = [], {}
     for rel in solution_files(root):
         if not in_starter(rel):
@@ -319,12 +375,12 @@ def build(root: Path, dest: Path) -> Report:
         src, target = root / rel, dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         if rel.endswith(".py") and rel.startswith("cs231n/"):
-            text, n = empty_blocks(src.read_text(), rel, rel, rel)
+            text, n = empty_blocks(src.read_text(), rel, rel, rel, solved)
             compile(text, rel, "exec")  # the starter must at least be valid Python
             target.write_text(text)
             counts[rel] = n
         elif rel.endswith(".ipynb"):
-            nb, counts[rel] = starter_notebook(json.loads(src.read_text()), rel)
+            nb, counts[rel] = starter_notebook(json.loads(src.read_text()), rel, rel in solved)
             target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
         else:
             shutil.copy2(src, target)

@@ -193,24 +193,29 @@ class FullyConnectedNet:
             self.dropout_param["mode"] = mode
         for bn_param in self.bn_params:
             bn_param["mode"] = mode
-        # TODO: write the forward pass: scores (N, C), keeping each layer's cache;
-        # hidden layers with affine_norm_relu_dropout_forward.
+        # TODO: write the forward pass: scores (N, C), keeping each layer's cache. A plain
+        # hidden layer (no normalization, no dropout) is affine_relu_forward; with either, it is
+        # affine_norm_relu_dropout_forward, which you write in BatchNormalization.ipynb.
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         L = self.num_layers
-        dropout_param = self.dropout_param if self.use_dropout else None
+        plain = self.normalization is None and not self.use_dropout
         out = X
         caches = []
         for i in range(1, L):
-            out, cache = affine_norm_relu_dropout_forward(
-                out,
-                self.params[f"W{i}"],
-                self.params[f"b{i}"],
-                self.params.get(f"gamma{i}"),
-                self.params.get(f"beta{i}"),
-                self.bn_params[i - 1] if self.bn_params else None,
-                self.normalization,
-                dropout_param,
-            )
+            W, b = self.params[f"W{i}"], self.params[f"b{i}"]
+            if plain:
+                out, cache = affine_relu_forward(out, W, b)
+            else:
+                out, cache = affine_norm_relu_dropout_forward(
+                    out,
+                    W,
+                    b,
+                    self.params.get(f"gamma{i}"),
+                    self.params.get(f"beta{i}"),
+                    self.bn_params[i - 1] if self.bn_params else None,
+                    self.normalization,
+                    self.dropout_param if self.use_dropout else None,
+                )
             caches.append(cache)
         scores, scores_cache = affine_forward(out, self.params[f"W{L}"], self.params[f"b{L}"])
         # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
@@ -218,7 +223,8 @@ class FullyConnectedNet:
             return scores
 
         # TODO: write the backward pass: loss (softmax loss plus the L2 term on every W)
-        # and grads, the gradient of every parameter keyed like self.params.
+        # and grads, the gradient of every parameter keyed like self.params, back through the
+        # same sandwiches as the forward pass.
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         loss, dscores = softmax_loss(scores, y)
         weights = [self.params[f"W{i}"] for i in range(1, L + 1)]
@@ -227,6 +233,9 @@ class FullyConnectedNet:
         grads = {}
         dout, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, scores_cache)
         for i in range(L - 1, 0, -1):
+            if plain:
+                dout, grads[f"W{i}"], grads[f"b{i}"] = affine_relu_backward(dout, caches[i - 1])
+                continue
             dout, dw, db, dgamma, dbeta = affine_norm_relu_dropout_backward(dout, caches[i - 1])
             grads[f"W{i}"], grads[f"b{i}"] = dw, db
             if self.normalization is not None:
