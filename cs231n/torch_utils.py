@@ -1,8 +1,8 @@
 """PyTorch helpers for PyTorch.ipynb: data as tensors, augmentation, loaders, training loops.
 
 Everything here runs on whichever device the tensors live on (CPU or CUDA). Images are
-``(N, C, H, W)`` float tensors, labels ``(N,)`` int64 tensors. With ``reference_models`` it is
-the only module of the package that imports torch.
+``(N, C, H, W)`` float tensors, labels ``(N,)`` int64 tensors. It is the only module of the
+package the notebooks use that imports torch.
 
 Sections:
 - devices and data: ``pick_device``, ``load_cifar10_tensors``, ``channel_stats``, ``normalize``
@@ -10,8 +10,7 @@ Sections:
 - ``BatchLoader``: shuffling mini-batches, every sample once per epoch
 - training: ``predict``, ``accuracy``, ``train``, ``History``, ``plot_history``
 
-The reference solution of the notebook's open-ended Part IV is not here but in
-``cs231n/reference_models.py``, which the student release leaves out.
+Part IV's network and recipe are the student's own: nothing here is a model.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ import torch
 
 torch.set_num_threads(2)
 
-# The grader's `--submission=PATH` option (tools/grade/pytest_plugin.py), where the grader is
-# present: the student kit ships this file without it.
+# The grader's `--submission=PATH` option, from its pytest plugin where the grader is present:
+# the student kit ships this file without the grader.
 ROOT = Path(__file__).resolve().parent.parent
 if (ROOT / "tools" / "grade" / "pytest_plugin.py").is_file():
     sys.path.insert(0, str(ROOT))
@@ -38,7 +38,7 @@ def tn(t: torch.Tensor) -> np.ndarray:
 
 
 def execute_quick(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], str]:
-    """Execute the kit's notebook ``name`` in quick mode, as ``make run QUICK=1`` does, into a
+    """Execute the kit's notebook ``name`` in quick mode (``QUICK = True``) into a
     temporary folder: (cells, stdout). Skips without papermill or CIFAR-10."""
     pytest.importorskip("papermill")
     from cs231n.data_utils import resolve_cifar10_dir

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tools import release  # noqa: E402
-from tools.collect_submission import END, NOTEBOOKS, START  # noqa: E402
+from tools.collect_submission import END, NOTEBOOKS, START, cell_source  # noqa: E402
 
 LAYERS = f'''"""Layers."""
 
@@ -557,3 +558,40 @@ def test_repo_starter_builds_as_a_package(starter: Path, tmp_path: Path) -> None
     names = zipfile.ZipFile(wheel).namelist()
     assert "cs231n/layers.py" in names and any(n.startswith("cs231n/im2col_cython") for n in names)
     assert not any("reference_models" in n for n in names)
+
+
+# Paths the starter names that a student's own commands create: build outputs and the data.
+CREATED_LATER = {
+    "cs231n/im2col_cython.c",
+    "cs231n/datasets/cifar-10-batches-py",
+    "cs231n/datasets/.tmp",
+}
+REPO_PATH = re.compile(r"(?<![\w./-])((?:cs231n|tools|tests|benchmarks|scripts|\.ci)/[\w./-]*\w)")
+MAKE_COMMAND = re.compile(r"`+make ([a-z][\w-]*)")
+
+
+def _texts(root: Path):
+    """(relative path, text) of every text file of ``root``; a notebook's text is its cells'."""
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        if path.suffix == ".ipynb":
+            text = "\n".join(cell_source(c) for c in json.loads(text)["cells"])
+        yield path.relative_to(root).as_posix(), text
+
+
+def test_repo_starter_names_only_what_it_ships(starter: Path) -> None:
+    """Every repository path and every ``make`` target the starter mentions exists in it."""
+    targets = set(re.findall(r"^([\w-]+):", (starter / "Makefile").read_text(), re.MULTILINE))
+    dangling = []
+    for rel, text in _texts(starter):
+        for match in REPO_PATH.finditer(text):
+            path = match.group(1)
+            if path not in CREATED_LATER and not (starter / path).exists():
+                dangling.append(f"{rel}: {path}")
+        for match in MAKE_COMMAND.finditer(text):
+            if match.group(1) not in targets:
+                dangling.append(f"{rel}: make {match.group(1)}")
+    assert not dangling, dangling
