@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # name in `targets` as a [target] line, at least `pngs` plots.
 EXPECTED = {
     "FullyConnectedNets.ipynb": {
-        "checks": 45,
+        "checks": 46,
         "pngs": 5,
         "targets": [
             "TwoLayerNet validation accuracy",
@@ -32,7 +32,7 @@ EXPECTED = {
         ],
     },
     "BatchNormalization.ipynb": {
-        "checks": 65,
+        "checks": 78,
         "pngs": 4,
         "targets": [
             "Batchnorm lead in final training accuracy (deep net)",
@@ -49,7 +49,7 @@ EXPECTED = {
         ],
     },
     "ConvolutionalNetworks.ipynb": {
-        "checks": 37,
+        "checks": 47,
         "pngs": 4,
         "targets": [
             "ThreeLayerConvNet training accuracy on 100 examples",
