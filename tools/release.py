@@ -170,7 +170,14 @@ def placeholder(indent: str, message: str) -> list[str]:
     line = f"{indent}raise NotImplementedError({literal})"
     if len(line) <= 100:
         return [line]
-    return [f"{indent}raise NotImplementedError(", f"{indent}    {literal}", f"{indent})"]
+    width = 100 - len(indent) - 6  # the indent, four spaces and the quotes
+    pieces = [""]
+    for word in re.split(r"(?<= )", message):  # words with their trailing spaces
+        if pieces[-1] and len(json.dumps(pieces[-1] + word)) - 2 > width:
+            pieces.append("")
+        pieces[-1] += word
+    literals = [f"{indent}    {json.dumps(piece)}" for piece in pieces]
+    return [f"{indent}raise NotImplementedError(", *literals, f"{indent})"]
 
 
 def empty_blocks(
