@@ -4,7 +4,7 @@ contained, zips and folders grade alike, and the reports have the promised shape
 Submissions are built in tmp_path from this repository's ``cs231n`` (our solution) with
 text patches applied; a patch whose old text is not found exactly once fails loudly, so
 that a change to the solution cannot silently turn a test into one that cannot fail. The
-catalogue of typical student bugs lives in tests/test_grade_bugs.py.
+catalogue of typical student bugs lives in tools/grade/mistakes.py (tests/test_grade_bugs.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.grade import cases as case_table  # noqa: E402
-from tools.grade import notebooks, report, runner  # noqa: E402
+from tools.grade import mistakes, notebooks, report, runner  # noqa: E402
 
 # Fresh inputs for every test session, as in real grading; the seed is in every failure message
 # (GRADE_SEED=N repeats a session's inputs).
@@ -53,11 +53,7 @@ def make_submission(dest: Path, patches=(), source: Path = ROOT) -> Path:
     )
     for rel, old, new in patches:
         path = dest / "cs231n" / rel
-        text = path.read_text()
-        count = text.count(old)
-        if count != 1:
-            raise AssertionError(f"patch for {rel}: {old!r} found {count} times, expected once")
-        path.write_text(text.replace(old, new))
+        path.write_text(mistakes.patch_text(path.read_text(), old, new, rel))
     return dest
 
 

@@ -76,8 +76,15 @@ def _scores(rng):
     return {"x": _normal(rng, N, C), "y": rng.integers(0, C, size=N)}
 
 
+def _seed(rng) -> int:
+    """A seed for numpy's global RNG, set before a model draws its initial weights: a
+    student's draws and a catalogued mistake's (recognize.py) are then the same numbers."""
+    return _n(rng, 0, 2**31 - 1)
+
+
 def _two_layer_init(rng):
-    return {"D": _n(rng, 150, 250), "H": _n(rng, 40, 60), "C": 10, "weight_scale": 0.1}
+    dims = {"D": _n(rng, 150, 250), "H": _n(rng, 40, 60), "C": 10}
+    return {**dims, "weight_scale": 0.1, "seed": _seed(rng)}
 
 
 def _net_data(rng, dims):
@@ -97,7 +104,7 @@ def _two_layer_loss(rng):
 
 def _fc_init(rng):
     dims = {"D": _n(rng, 150, 250), "H1": _n(rng, 40, 60), "H2": _n(rng, 30, 50), "C": 10}
-    return {**dims, "weight_scale": 0.05}
+    return {**dims, "weight_scale": 0.05, "seed": _seed(rng)}
 
 
 def _fc_loss(rng):
@@ -270,6 +277,7 @@ def _convnet(rng):
     a["W1"], a["b1"] = _normal(rng, F, C, fs, fs, scale=0.5), _normal(rng, F, scale=0.2)
     a["X"] = _normal(rng, len(a["y"]), C, H, H)
     a["weight_scale"] = 0.05
+    a["seed"] = _seed(rng)
     return a
 
 
