@@ -1,5 +1,6 @@
 """The catalogue of known mistakes (tools/grade/mistakes.py), applied to our solution one at a
-time: each must cost points on its own function (and so on its question).
+time: each must cost points on its own function, and the grader must recognize it there by
+name (tools/grade/recognize.py).
 
 The patches are anchored on code lines and must match exactly once, so a change to the
 solution that moves an anchor fails here loudly instead of testing nothing. All variants are
@@ -17,6 +18,7 @@ from test_grade import Q1_TO_Q4, SEED, describe, grade, make_submission
 
 from tools.grade import runner
 from tools.grade.mistakes import CATALOGUE
+from tools.grade.recognize import HINT
 
 pytestmark = pytest.mark.slow
 
@@ -46,3 +48,13 @@ def test_every_mistake_loses_points_on_its_own_function(graded):
             missed.append(f"{mistake.name} ({mistake.case}):\n{describe(result)}")
     print(f"mistake catalogue, inputs seed {SEED}:\n" + "\n".join(lines))
     assert not missed, "\n\n".join(missed)
+
+
+def test_every_mistake_is_recognized_by_name_on_its_own_function(graded):
+    wrong = []
+    for mistake, result in zip(CATALOGUE, graded, strict=True):
+        (own,) = [r for r in result.results if r.case.program == mistake.case]
+        if own.mistake != mistake.name or f"{HINT}{mistake.hint}" not in own.feedback:
+            wrong.append(f"{mistake.name} ({mistake.case}): got {own.mistake!r}\n{own.feedback}")
+    print(f"recognized {len(CATALOGUE) - len(wrong)} of {len(CATALOGUE)} (seed {SEED})")
+    assert not wrong, "\n\n".join(wrong)

@@ -6,4 +6,6 @@
 ``programs.py`` the calls made on a ``cs231n`` package, ``worker.py`` the sandboxed
 process that runs a student's package, ``runner.py`` the grader's side (reference,
 worker supervision, scoring), ``notebooks.py`` Q5, ``report.py`` the outputs.
+``mistakes.py`` is the catalogue of known student mistakes and ``recognize.py`` names the one
+a wrong answer matches in its feedback.
 """

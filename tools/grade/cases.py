@@ -44,6 +44,29 @@ class Case:
         return self.tolerances.get(output, DEFAULT_TOLERANCE)
 
 
+def compare(actual, expected: np.ndarray, kind: str, tol: float) -> tuple[bool, str, float]:
+    """(matches, what is wrong, error) for one output; "" for values that differ by error."""
+    if actual is None:
+        return False, "is missing", np.inf
+    a = np.asarray(actual)
+    if a.dtype.kind not in "biuf":
+        return False, f"is not numeric (dtype {a.dtype})", np.inf
+    if a.shape != expected.shape:
+        if a.size == expected.size and a.squeeze().shape == expected.squeeze().shape:
+            a = a.reshape(expected.shape)
+        else:
+            return False, f"has shape {a.shape}, expected {expected.shape}", np.inf
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        return False, "contains NaN or inf", np.inf
+    e = expected.astype(np.float64)
+    diff = float(np.max(np.abs(a - e))) if a.size else 0.0
+    error = diff
+    if kind == "rel":
+        error = diff / max(1e-8, float(np.max(np.abs(e))) if e.size else 0.0)
+    return error <= tol, "", error
+
+
 def _n(rng, lo, hi) -> int:
     return int(rng.integers(lo, hi + 1))
 

@@ -307,11 +307,12 @@ CATALOGUE = [
        "dx is dout unchanged in train mode; the gradient goes through the same mask as the "
        "forward pass",
        (L, "        dx = (dout * mask).astype(dout.dtype, copy=False)", "        dx = dout")),
-    _m("dropout_backward", "dropout backward drops the 1/p scale",
-       "dx is dout masked with 0/1; the forward pass also scaled the kept units by 1/p, and "
-       "so must the gradient",
+    _m("dropout_backward", "dropout backward draws a new mask",
+       "the backward pass draws a fresh random mask; the gradient must go through the very "
+       "mask the forward pass used (it is in the cache)",
        (L, "        dx = (dout * mask).astype(dout.dtype, copy=False)",
-        "        dx = (dout * (mask > 0)).astype(dout.dtype, copy=False)")),
+        '        p = dropout_param["p"]\n'
+        "        dx = dout * (np.random.rand(*dout.shape) < p) / p")),
     _m("fc_net_dropout", "the network never applies its dropout layers",
        "the hidden layers never call dropout, so training is the same for every seed: "
        "check the condition that adds the dropout layer",
@@ -403,12 +404,11 @@ CATALOGUE = [
        "order: dgamma and dbeta are swapped",
        (LU, "    da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)",
         "    da, dbeta, dgamma = spatial_batchnorm_backward(dan, bn_cache)")),
-    _m("conv_sandwiches", "conv_relu_pool backward skips the ReLU",
-       "conv_relu_pool_backward passes the pooling gradient straight to the convolution; "
-       "it must go back through the ReLU first",
-       (LU, "    ds = max_pool_backward_fast(dout, pool_cache)\n"
-        "    da = relu_backward(ds, relu_cache)\n",
-        "    ds = max_pool_backward_fast(dout, pool_cache)\n    da = ds\n")),
+    _m("conv_sandwiches", "conv_relu backward skips the ReLU",
+       "conv_relu_backward passes dout straight to the convolution's backward pass; it must "
+       "go back through the ReLU first",
+       (LU, "    da = relu_backward(dout, relu_cache)\n    dx, dw, db = conv_backward_fast(",
+        "    da = dout\n    dx, dw, db = conv_backward_fast(")),
     _m("three_layer_convnet", "ThreeLayerConvNet forgets W1's regularization gradient",
        "the convolution's weights W1 get no regularization gradient, though the loss "
        "includes their L2 term",
