@@ -51,6 +51,19 @@ def _m(case: str, name: str, hint: str, *patches: tuple[str, str, str]) -> Mista
 L, LU, OPT, SOL = "layers.py", "layer_utils.py", "optim.py", "solver.py"
 FC, CNN = "classifiers/fc_net.py", "classifiers/cnn.py"
 
+# Hints shared by the same mistake in several functions.
+UNSCALED = (
+    "the initial weights have standard deviation 1; multiply the random draws by weight_scale"
+)
+NO_REG_GRADIENT = "the loss has the L2 term, but the weight gradients lack its derivative, reg * W"
+NO_GAMMA = (
+    "dx is computed from dout itself; the normalized x is scaled by gamma, so the gradient "
+    "reaching it is dout * gamma"
+)
+EPS_OUTSIDE = (
+    "eps is added to the standard deviation; add it to the variance, inside the square root"
+)
+
 CATALOGUE = [
     # ------------------------------------------------------------------------------ Q1
     _m("affine_forward", "affine forward forgets the bias",
@@ -107,8 +120,7 @@ CATALOGUE = [
        (LU, "    dx, dw, db = affine_backward(da, fc_cache)",
         "    dx, db, dw = affine_backward(da, fc_cache)")),
     _m("two_layer_net_init", "TwoLayerNet weights not scaled by weight_scale",
-       "the initial weights have standard deviation 1; multiply the random draws by "
-       "weight_scale",
+       UNSCALED,
        (FC, 'self.params["W1"] = weight_scale * np.random.randn(input_dim, hidden_dim)',
         'self.params["W1"] = np.random.randn(input_dim, hidden_dim)')),
     _m("two_layer_net_loss", "TwoLayerNet regularization without the 0.5",
@@ -116,15 +128,14 @@ CATALOGUE = [
        (FC, "        loss += 0.5 * self.reg * float(np.sum(W1 * W1) + np.sum(W2 * W2))",
         "        loss += self.reg * float(np.sum(W1 * W1) + np.sum(W2 * W2))")),
     _m("two_layer_net_loss", "TwoLayerNet forgets the regularization gradient",
-       "the loss has the L2 term, but the weight gradients lack its derivative, reg * W",
+       NO_REG_GRADIENT,
        (FC, '        grads["W1"] += self.reg * W1\n        grads["W2"] += self.reg * W2\n', "")),
     _m("fc_net_init", "FullyConnectedNet weights not scaled by weight_scale",
-       "the initial weights have standard deviation 1; multiply the random draws by "
-       "weight_scale",
+       UNSCALED,
        (FC, 'self.params[f"W{i}"] = weight_scale * np.random.randn(fan_in, fan_out)',
         'self.params[f"W{i}"] = np.random.randn(fan_in, fan_out)')),
     _m("fc_net_loss", "FullyConnectedNet forgets the regularization gradient",
-       "the loss has the L2 term, but the weight gradients lack its derivative, reg * W",
+       NO_REG_GRADIENT,
        (FC, '            grads[f"W{i}"] += self.reg * W', '            grads[f"W{i}"] += 0 * W')),
     _m("fc_net_loss", "FullyConnectedNet backward loop stops before the first layer",
        "the backward loop over the hidden layers stops one layer early, so the first "
@@ -204,8 +215,7 @@ CATALOGUE = [
        (L, "        running_var = momentum * running_var + (1 - momentum) * var",
         "        running_var = (1 - momentum) * running_var + momentum * var")),
     _m("batchnorm_forward_train", "batchnorm eps outside the square root",
-       "eps is added to the standard deviation; add it to the variance, inside the square "
-       "root",
+       EPS_OUTSIDE,
        (L, "        std = np.sqrt(var + eps)", "        std = np.sqrt(var) + eps")),
     _m("batchnorm_forward_test", "batchnorm test mode uses the batch statistics",
        "test mode normalizes with the mean and variance of the batch; it must use the "
@@ -238,8 +248,7 @@ CATALOGUE = [
        "path through the variance)",
        (L, "(dxhat - mean_dxhat - xhat * mean_dxhat_xhat) / std", "(dxhat - mean_dxhat) / std")),
     _m("batchnorm_backward_alt", "simplified backward forgets gamma",
-       "dx is computed from dout itself; the normalized x is scaled by gamma, so the "
-       "gradient reaching it is dout * gamma",
+       NO_GAMMA,
        (L, "    dx = _normalize_backward(dout * gamma, xhat, std, axis=0)",
         "    dx = _normalize_backward(dout, xhat, std, axis=0)")),
     _m("batchnorm_backward_alt", "simplified backward averages over the features",
@@ -253,13 +262,11 @@ CATALOGUE = [
        (L, "    xc = x - x.mean(axis=1, keepdims=True)",
         "    xc = x - x.mean(axis=0, keepdims=True)")),
     _m("layernorm_forward", "layernorm eps outside the square root",
-       "eps is added to the standard deviation; add it to the variance, inside the square "
-       "root",
+       EPS_OUTSIDE,
        (L, "    std = np.sqrt((xc**2).mean(axis=1, keepdims=True) + eps)",
         "    std = np.sqrt((xc**2).mean(axis=1, keepdims=True)) + eps")),
     _m("layernorm_backward", "layernorm backward forgets gamma",
-       "dx is computed from dout itself; the normalized x is scaled by gamma, so the "
-       "gradient reaching it is dout * gamma",
+       NO_GAMMA,
        (L, "    dx = _normalize_backward(dout * gamma, xhat, std, axis=1)",
         "    dx = _normalize_backward(dout, xhat, std, axis=1)")),
     _m("layernorm_backward", "layernorm backward averages over the batch",
@@ -389,8 +396,7 @@ CATALOGUE = [
        "one mean and variance among the C/G channels of a group",
        (L, "    groups = x.reshape(N, G, -1)", "    groups = x.reshape(N, C, -1)")),
     _m("spatial_groupnorm_backward", "group norm backward forgets gamma",
-       "dx is computed from dout itself; the normalized x is scaled by gamma, so the "
-       "gradient reaching it is dout * gamma",
+       NO_GAMMA,
        (L, "    dxhat = (dout * gamma).reshape(N, G, -1)", "    dxhat = dout.reshape(N, G, -1)")),
     _m("spatial_groupnorm_backward", "group norm dgamma and dbeta summed over the batch only",
        "dgamma and dbeta are summed over the samples only; gamma and beta are per channel, "
