@@ -5,6 +5,7 @@ planted, and headless Chromium shows its plots."""
 from __future__ import annotations
 
 import html
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_grade import SEED, make_submission
+from test_grade_mistakes import UNKNOWN
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -25,22 +27,14 @@ from tools.grade.mistakes import BY_NAME  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-BN, CONV, ADAM = (
-    "batchnorm backward forgets the mean's gradient",
-    "conv ignores the stride",
-    ("adam without bias correction"),
-)
-DROP, SVM, POOL = (
-    "dropout scales at test time",
-    "svm margin counted for the correct class",
-    ("max pool gradient sent to the whole window"),
-)
-GROUPS, SOLVER = "group norm groups the wrong channels", "Solver forgets the best parameters"
-UNKNOWN = (
-    "layers.py",
-    "    dx = dxc - dxc.mean(axis=0)",
-    "    dx = 1.5 * (dxc - dxc.mean(axis=0))",
-)
+BN = "batchnorm backward forgets the mean's gradient"
+CONV = "conv ignores the stride"
+ADAM = "adam without bias correction"
+DROP = "dropout scales at test time"
+SVM = "svm margin counted for the correct class"
+POOL = "max pool gradient sent to the whole window"
+GROUPS = "group norm groups the wrong channels"
+SOLVER = "Solver forgets the best parameters"
 # 20 submissions: 3 correct, one with a mistake the catalogue does not know, the rest with one
 # or two known mistakes (in different functions, none of which calls another).
 PLAN = [(), (), (), "unknown", (BN, CONV), (BN, CONV), (BN,), (BN,), (DROP, ADAM), (DROP,),
@@ -104,13 +98,14 @@ def test_report_must_be_html_or_markdown(tmp_path):
 
 def test_chromium_shows_the_plots(batch, tmp_path):
     chromium = find_chromium()
-    if chromium is None:
+    if chromium is None and os.environ.get("CS231N_REQUIRE_PDF") != "1":  # .ci/run sets it
         pytest.skip("Chromium is missing: make pdf-deps installs it")
+    assert chromium is not None, "Chromium is missing (CS231N_REQUIRE_PDF=1): make pdf-deps"
     png = tmp_path / "report.png"
     command = [chromium, "--headless", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
                f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,3600",
                f"--screenshot={png}", (batch / "report.html").as_uri()]  # fmt: skip
-    if sys.platform == "linux" and Path("/proc/self").stat().st_uid == 0:
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.insert(2, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
     subprocess.run(command, capture_output=True, timeout=120, check=False)
     assert png.is_file(), "Chromium wrote no screenshot"

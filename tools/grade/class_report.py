@@ -142,7 +142,7 @@ def functions_plot(summary: Summary) -> bytes:
     rows = sorted((r for r in summary.functions if r.lost), key=lambda r: -r.share)
     rows = rows or [FunctionRow("", "(no points lost)", 0, 0.0, 0.0, 0.0)]
     return _barh(
-        [f"{r.label} {r.function}" for r in rows],
+        [r.function if r.function.startswith(r.label) else f"{r.label} {r.function}" for r in rows],
         [100 * r.share for r in rows],
         "Submissions losing points, per function (where any did)",
         "% of submissions",
