@@ -86,6 +86,8 @@ class PatchedSolution:
         self._builtins = {**vars(builtins), "__import__": self._import}
 
     def __getattr__(self, short: str) -> types.ModuleType:
+        if short not in programs.MODULES:
+            raise AttributeError(f"the programs use no module {short!r}")
         return self._module(programs.MODULES[short])
 
     def _reached(self, name: str) -> bool:
