@@ -4,7 +4,7 @@ contained, zips and folders grade alike, and the reports have the promised shape
 Submissions are built in tmp_path from this repository's ``cs231n`` (our solution) with
 text patches applied; a patch whose old text is not found exactly once fails loudly, so
 that a change to the solution cannot silently turn a test into one that cannot fail. The
-catalogue of typical student bugs lives in tests/test_grade_bugs.py.
+catalogue of typical student bugs lives in tools/grade/mistakes.py (tests/test_grade_bugs.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.grade import cases as case_table  # noqa: E402
-from tools.grade import notebooks, report, runner  # noqa: E402
+from tools.grade import mistakes, notebooks, report, runner  # noqa: E402
+from tools.grade.recognize import HINT  # noqa: E402
 
 # Fresh inputs for every test session, as in real grading; the seed is in every failure message
 # (GRADE_SEED=N repeats a session's inputs).
@@ -53,11 +54,7 @@ def make_submission(dest: Path, patches=(), source: Path = ROOT) -> Path:
     )
     for rel, old, new in patches:
         path = dest / "cs231n" / rel
-        text = path.read_text()
-        count = text.count(old)
-        if count != 1:
-            raise AssertionError(f"patch for {rel}: {old!r} found {count} times, expected once")
-        path.write_text(text.replace(old, new))
+        path.write_text(mistakes.patch_text(path.read_text(), old, new, rel))
     return dest
 
 
@@ -108,6 +105,7 @@ def test_solution_scores_full_marks(tmp_path, reference):
     assert result.total == 100, describe(result)
     assert result.status == "ok", describe(result)
     assert result.sandbox.startswith("landlock"), result.sandbox
+    assert not any(r.mistake for r in result.results) and HINT not in report.table(result)
 
 
 def test_zip_and_folder_grade_alike(tmp_path, reference):
@@ -146,10 +144,14 @@ def test_feedback_names_the_wrong_output_and_the_matching_ones(tmp_path, referen
     patch = ("layers.py", "    dx = dxc - dxc.mean(axis=0)", "    dx = dxc")
     result = grade(make_submission(tmp_path / "s", [patch]), reference)
     assert lost(result) == {"batchnorm_backward": pytest.approx(7 / 3, abs=1e-3)}, describe(result)
-    (line,) = [r.feedback for r in result.results if r.feedback]
+    (feedback,) = [r.feedback for r in result.results if r.feedback]
+    line, hint = feedback.split("\n")
     assert line.startswith("batchnorm_backward: dx differs from the reference by ")
     assert "(max relative error) on x of shape (" in line
     assert line.endswith("; dgamma and dbeta match")
+    known = mistakes.BY_NAME["batchnorm backward forgets the mean's gradient"]
+    assert hint == HINT + known.hint
+    assert f"dgamma and dbeta match\n      {HINT}" in report.table(result)  # indented under it
 
 
 def test_reports_gradescope_json_and_csv(tmp_path, reference):
@@ -162,6 +164,8 @@ def test_reports_gradescope_json_and_csv(tmp_path, reference):
     assert data["stdout_visibility"] in ("hidden", "visible", "after_due_date", "after_published")
     assert {"name", "score", "max_score", "output", "visibility"} <= set(data["tests"][0])
     assert sum(t["max_score"] for t in data["tests"]) == 100
+    (bn,) = [t for t in data["tests"] if t["name"] == "Q2 batchnorm_backward"]
+    assert bn["output"].splitlines()[1].startswith(HINT) and bn["visibility"] == "visible"
     report.write_csv(tmp_path / "s.csv", [result, result])
     rows = (tmp_path / "s.csv").read_text().splitlines()
     assert rows[0].startswith("id,Q1,Q2,Q3,Q4,Q5,total,status") and len(rows) == 3

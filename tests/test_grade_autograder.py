@@ -65,6 +65,7 @@ def test_run_autograder_grades_a_submission_zip(tmp_path, autograder_zip):
     assert sum(t["max_score"] for t in data["tests"]) == 100
     (bn,) = [t for t in data["tests"] if t["score"] < t["max_score"]]
     assert bn["name"] == "Q2 batchnorm_backward" and "dx differs" in bn["output"]
+    assert "\nlooks like a known mistake: the gradient through the batch mean" in bn["output"]
 
 
 def test_run_autograder_writes_valid_results_for_an_empty_submission(tmp_path, autograder_zip):

@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION")
     p.add_argument("--json", type=Path, help="Gradescope results.json (a folder if several)")
     p.add_argument("--csv", type=Path, help="one row per submission")
+    p.add_argument("--report", type=Path, help="class report for course staff (.html or .md)")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (1)")
     p.add_argument("--seed", type=int, help="seed of the inputs (default: fresh, logged)")
     p.add_argument("--questions", default="1,2,3,4,5", help="e.g. 2,4 (default all)")
@@ -62,6 +63,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report and args.report.suffix not in (".html", ".md"):
+        raise SystemExit(f"error: --report must name a .html or .md file, got {args.report}")
     check_table()
     questions = {int(q) for q in args.questions.split(",") if q.strip()}
     if not questions <= set(QUESTIONS):
@@ -94,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             args.json.mkdir(parents=True, exist_ok=True)
             for res in results:
                 report.write_json(args.json / f"{res.submission}.json", res)
+    if args.report:
+        from tools.grade import class_report  # matplotlib: not needed for grading itself
+
+        written = class_report.write(args.report, results)
+        print(f"class report: {', '.join(str(p) for p in written)}")
     return 0
 
 

@@ -44,6 +44,29 @@ class Case:
         return self.tolerances.get(output, DEFAULT_TOLERANCE)
 
 
+def compare(actual, expected: np.ndarray, kind: str, tol: float) -> tuple[bool, str, float]:
+    """(matches, what is wrong, error) for one output; "" for values that differ by error."""
+    if actual is None:
+        return False, "is missing", np.inf
+    a = np.asarray(actual)
+    if a.dtype.kind not in "biuf":
+        return False, f"is not numeric (dtype {a.dtype})", np.inf
+    if a.shape != expected.shape:
+        if a.size == expected.size and a.squeeze().shape == expected.squeeze().shape:
+            a = a.reshape(expected.shape)
+        else:
+            return False, f"has shape {a.shape}, expected {expected.shape}", np.inf
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        return False, "contains NaN or inf", np.inf
+    e = expected.astype(np.float64)
+    diff = float(np.max(np.abs(a - e))) if a.size else 0.0
+    error = diff
+    if kind == "rel":
+        error = diff / max(1e-8, float(np.max(np.abs(e))) if e.size else 0.0)
+    return error <= tol, "", error
+
+
 def _n(rng, lo, hi) -> int:
     return int(rng.integers(lo, hi + 1))
 
@@ -76,8 +99,15 @@ def _scores(rng):
     return {"x": _normal(rng, N, C), "y": rng.integers(0, C, size=N)}
 
 
+def _seed(rng) -> int:
+    """A seed for numpy's global RNG, set before a model draws its initial weights: a
+    student's draws and a catalogued mistake's (recognize.py) are then the same numbers."""
+    return _n(rng, 0, 2**31 - 1)
+
+
 def _two_layer_init(rng):
-    return {"D": _n(rng, 150, 250), "H": _n(rng, 40, 60), "C": 10, "weight_scale": 0.1}
+    dims = {"D": _n(rng, 150, 250), "H": _n(rng, 40, 60), "C": 10}
+    return {**dims, "weight_scale": 0.1, "seed": _seed(rng)}
 
 
 def _net_data(rng, dims):
@@ -97,7 +127,7 @@ def _two_layer_loss(rng):
 
 def _fc_init(rng):
     dims = {"D": _n(rng, 150, 250), "H1": _n(rng, 40, 60), "H2": _n(rng, 30, 50), "C": 10}
-    return {**dims, "weight_scale": 0.05}
+    return {**dims, "weight_scale": 0.05, "seed": _seed(rng)}
 
 
 def _fc_loss(rng):
@@ -270,6 +300,7 @@ def _convnet(rng):
     a["W1"], a["b1"] = _normal(rng, F, C, fs, fs, scale=0.5), _normal(rng, F, scale=0.2)
     a["X"] = _normal(rng, len(a["y"]), C, H, H)
     a["weight_scale"] = 0.05
+    a["seed"] = _seed(rng)
     return a
 
 

@@ -100,6 +100,7 @@ def _init_summary(params: dict, weight_scale: float) -> dict:
 
 
 def two_layer_net_init(cs: Modules, a: dict) -> dict:
+    np.random.seed(_i(a, "seed"))  # noqa: NPY002 (the models draw from the global RNG)
     net = cs.fc_net.TwoLayerNet(
         input_dim=_i(a, "D"),
         hidden_dim=_i(a, "H"),
@@ -152,6 +153,7 @@ def _fc_param_names(a: dict, norm: bool) -> list[str]:
 
 
 def fc_net_init(cs: Modules, a: dict) -> dict:
+    np.random.seed(_i(a, "seed"))  # noqa: NPY002 (the models draw from the global RNG)
     net = cs.fc_net.FullyConnectedNet(
         [_i(a, "H1"), _i(a, "H2")],
         input_dim=_i(a, "D"),
@@ -447,6 +449,7 @@ def conv_sandwiches(cs: Modules, a: dict) -> dict:
 def three_layer_convnet(cs: Modules, a: dict) -> dict:
     F, C, fs, _ = a["W1"].shape
     ws = _f(a, "weight_scale")
+    np.random.seed(_i(a, "seed"))  # noqa: NPY002 (the models draw from the global RNG)
     net = cs.cnn.ThreeLayerConvNet(
         input_dim=a["X"].shape[1:],
         num_filters=F,

@@ -22,7 +22,8 @@ def table(result: Result) -> str:
     for r in result.results:
         if r.feedback:
             lost = r.case.points - r.earned
-            lines.append(f"  - {QUESTIONS[r.question][0]} (-{lost:.2f}) {r.feedback}")
+            feedback = r.feedback.replace("\n", "\n      ")  # a hint goes on a line of its own
+            lines.append(f"  - {QUESTIONS[r.question][0]} (-{lost:.2f}) {feedback}")
     return "\n".join(lines)
 
 

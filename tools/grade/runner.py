@@ -2,7 +2,8 @@
 
 Student code never runs in this process. The reference outputs come from our own
 ``cs231n`` (imported here) running the same programs on the same inputs; the worker gets
-only the inputs.
+only the inputs. A function that loses points is then compared with its known mistakes
+(``recognize.py``, our solution patched, also run here).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from tools.grade import cases as case_table
-from tools.grade import notebooks, programs
+from tools.grade import notebooks, programs, recognize
 
 HERE = Path(__file__).resolve().parent
 KEPT_SUFFIXES = (".py", ".pyx", ".ipynb")
@@ -45,6 +46,7 @@ class CaseResult:
     case: case_table.Case
     earned: float
     feedback: str  # empty when full marks
+    mistake: str = ""  # the known mistake recognized in the answer (recognize.py), if any
 
     @property
     def question(self) -> int:
@@ -332,29 +334,6 @@ def _read_report(workdir: Path, case: str) -> dict | None:
 # --------------------------------------------------------------------------------- scoring
 
 
-def compare(actual, expected: np.ndarray, kind: str, tol: float) -> tuple[bool, str, float]:
-    """(matches, what is wrong, error) for one output; "" for values that differ by error."""
-    if actual is None:
-        return False, "is missing", np.inf
-    a = np.asarray(actual)
-    if a.dtype.kind not in "biuf":
-        return False, f"is not numeric (dtype {a.dtype})", np.inf
-    if a.shape != expected.shape:
-        if a.size == expected.size and a.squeeze().shape == expected.squeeze().shape:
-            a = a.reshape(expected.shape)
-        else:
-            return False, f"has shape {a.shape}, expected {expected.shape}", np.inf
-    a = a.astype(np.float64)
-    if not np.all(np.isfinite(a)):
-        return False, "contains NaN or inf", np.inf
-    e = expected.astype(np.float64)
-    diff = float(np.max(np.abs(a - e))) if a.size else 0.0
-    error = diff
-    if kind == "rel":
-        error = diff / max(1e-8, float(np.max(np.abs(e))) if e.size else 0.0)
-    return error <= tol, "", error
-
-
 def _one_line(text: object, limit: int = 500) -> str:
     """Text from the worker (partly the student's) as one bounded line of feedback."""
     return " ".join(str(text).split())[:limit]
@@ -389,7 +368,7 @@ def score_case(case: case_table.Case, report: dict, reference: Reference) -> Cas
     earned, wrong, differ, right = 0.0, [], [], []
     for name, exp in expected.items():
         kind, tol = case.tolerance(name)
-        ok, why, error = compare(report["outputs"].get(name), exp, kind, tol)
+        ok, why, error = case_table.compare(report["outputs"].get(name), exp, kind, tol)
         if ok:
             earned += case.points * weights[name] / total_weight
             right.append(name)
@@ -431,6 +410,7 @@ def grade(
         else:  # only Q5: nothing to run
             reports, result.sandbox = {}, "not needed"
         result.results = [score_case(c, reports[c.program], reference) for c in reference.cases]
+        recognize.add_hints(result.results, reports, reference)
         if with_q5:
             result.results.append(notebooks.grade_q5(root))
         stopped = sum(1 for r in reports.values() if r.get("stopped"))

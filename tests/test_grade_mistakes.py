@@ -1,0 +1,115 @@
+"""The catalogue of known mistakes (tools/grade/mistakes.py) and the grader's recognition of
+them (tools/grade/recognize.py), without grading whole submissions (those tests are in
+tests/test_grade_bugs.py)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_grade import SEED, describe, grade, lost, make_submission
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.grade import cases as case_table  # noqa: E402
+from tools.grade import programs, recognize, report, runner  # noqa: E402
+from tools.grade.cases import CASES_BY_ID  # noqa: E402
+from tools.grade.mistakes import BY_CASE, BY_NAME, CATALOGUE, patch_text  # noqa: E402
+from tools.grade.recognize import HINT  # noqa: E402
+
+GRADED = [c for c in case_table.CASES if c.question != 5]
+# A wrong batchnorm_backward that the catalogue does not know.
+UNKNOWN = (
+    "layers.py",
+    "    dx = dxc - dxc.mean(axis=0)",
+    "    dx = 1.5 * (dxc - dxc.mean(axis=0))",
+)
+
+
+def test_catalogue_covers_every_graded_function():
+    assert len(CATALOGUE) >= 60
+    assert len({m.name for m in CATALOGUE}) == len(CATALOGUE)
+    assert {m.case for m in CATALOGUE} <= set(case_table.CASES_BY_ID)
+    assert [c.program for c in GRADED if c.program not in BY_CASE] == []
+
+
+def test_every_patch_applies_once_and_the_hint_does_not_give_the_code():
+    for m in CATALOGUE:
+        assert m.hint and m.hint[0].islower() and not m.hint.endswith("."), m.name
+        for rel, old, new in m.patches:
+            patch_text((ROOT / "cs231n" / rel).read_text(), old, new, rel)  # raises if not once
+            for line in filter(None, (s.strip() for s in new.splitlines())):
+                assert line not in m.hint, f"{m.name}: the hint quotes the code {line!r}"
+
+
+# ----------------------------------------------------------------------------- recognition
+
+
+@pytest.fixture(scope="module")
+def reference() -> runner.Reference:
+    return runner.Reference(SEED, GRADED)
+
+
+def test_each_mistake_run_here_differs_from_the_reference_and_is_closest_to_itself(reference):
+    """In the grader's process: the mistake's outputs, offered as a student's, are named."""
+    wrong = []
+    for m in CATALOGUE:
+        outcome = recognize.outcome(m, reference)
+        report = {"error": outcome} if isinstance(outcome, str) else {"outputs": outcome}
+        found = (
+            None if outcome is None else recognize.closest(CASES_BY_ID[m.case], report, reference)
+        )
+        if found is not m:
+            wrong.append(f"{m.name}: {'same as the reference' if outcome is None else found}")
+    assert not wrong, f"seed {SEED}: {wrong}"
+
+
+def test_a_patched_solution_leaves_our_modules_alone(reference):
+    """Modules reached by the patch are rebuilt beside ours; sys.modules is untouched."""
+    ours = {k: v for k, v in sys.modules.items() if k.startswith("cs231n")}
+    m = BY_NAME["batchnorm with the unbiased batch variance"]  # a patch to layers.py
+    patched = recognize.PatchedSolution(m)
+    assert patched.layers is not importlib.import_module("cs231n.layers")
+    assert patched.fc_net is not importlib.import_module("cs231n.classifiers.fc_net")
+    assert patched.optim is importlib.import_module("cs231n.optim")  # not reached: our own
+    assert patched.layer_utils.batchnorm_forward is patched.layers.batchnorm_forward
+    mistaken = recognize.run(m, reference.inputs[m.case])
+    assert {k: v for k, v in sys.modules.items() if k.startswith("cs231n")} == ours
+    a = {k: v.copy() for k, v in reference.inputs[m.case].items()}
+    again = programs.batchnorm_forward_train(programs.Modules(), a)  # our solution, as before
+    assert np.array_equal(again["out"], reference.outputs[m.case]["out"])
+    assert not np.allclose(mistaken["out"], again["out"])
+
+
+def test_distance_needs_every_output_and_the_same_nan():
+    case = CASES_BY_ID["rmsprop"]
+    mistake = {"w": np.array([1.0, np.nan, 2.0]), "cache": np.array([0.5, -1.0, 0.2])}
+    same = {"outputs": {k: v.copy() for k, v in mistake.items()}}
+    assert recognize.distance(case, same, mistake) == 0
+    close = {"outputs": {"w": np.array([1.0, np.nan, 2.0 + 1e-7]), "cache": mistake["cache"]}}
+    assert 0 < recognize.distance(case, close, mistake) <= 1
+    for w in ([1.0, 0.0, 2.0], [1.0, np.nan, 2.1], [np.nan, 1.0, 2.0]):
+        other = {"outputs": {"w": np.array(w), "cache": mistake["cache"]}}
+        assert recognize.distance(case, other, mistake) == np.inf, w
+    assert recognize.distance(case, {"outputs": {"w": mistake["w"]}}, mistake) == np.inf
+    error = "KeyError: 'W1'"
+    assert recognize.distance(case, {"error": error + " (at cs231n/x.py line 3, in f)"}, error) == 0
+    assert recognize.distance(case, {"error": "KeyError: 'W2'"}, error) == np.inf
+    assert recognize.distance(case, {"error": error}, mistake) == np.inf
+
+
+# ------------------------------------------------------------------ grading (in the worker)
+
+
+def test_an_unknown_mistake_and_two_mistakes_at_once_get_no_hint(tmp_path, reference):
+    two = [p for name in ("softmax loss not divided by N", "softmax gradient not divided by N")
+           for p in BY_NAME[name].patches]  # fmt: skip
+    for name, patches in (("unknown", [UNKNOWN]), ("two", two)):
+        result = grade(make_submission(tmp_path / name, patches), reference)
+        assert lost(result), describe(result)
+        assert not any(r.mistake for r in result.results), describe(result)
+        assert HINT not in report.table(result)
