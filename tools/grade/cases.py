@@ -44,6 +44,19 @@ class Case:
         return self.tolerances.get(output, DEFAULT_TOLERANCE)
 
 
+@dataclass
+class CaseResult:
+    """The points one case earned, and its feedback (empty when full marks)."""
+
+    case: Case
+    earned: float
+    feedback: str
+
+    @property
+    def question(self) -> int:
+        return self.case.question
+
+
 def _n(rng, lo, hi) -> int:
     return int(rng.integers(lo, hi + 1))
 

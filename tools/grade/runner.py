@@ -23,6 +23,7 @@ import numpy as np
 
 from tools.grade import cases as case_table
 from tools.grade import notebooks, programs
+from tools.grade.cases import CaseResult
 
 HERE = Path(__file__).resolve().parent
 KEPT_SUFFIXES = (".py", ".pyx", ".ipynb")
@@ -38,17 +39,6 @@ class Limits:
     cpu_seconds: int = 240  # per worker process
     memory_bytes: int = 3 * 2**30  # address space per worker process
     file_bytes: int = 64 * 2**20  # largest file a worker may write
-
-
-@dataclass
-class CaseResult:
-    case: case_table.Case
-    earned: float
-    feedback: str  # empty when full marks
-
-    @property
-    def question(self) -> int:
-        return self.case.question
 
 
 @dataclass
