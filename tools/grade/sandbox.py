@@ -20,6 +20,7 @@ Outermost first, each layer where the machine allows it:
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -39,7 +40,7 @@ from tools.grade.worker import landlock_abi
 
 SANDBOX_UID = 65534  # the worker's uid inside the user namespace ("nobody")
 UID_BASE = 1_000_000_000  # far above login, system and the usual /etc/subuid ranges
-MAX_SLOTS = 256
+MAX_SLOTS = 256  # concurrent workers on one machine
 SYSTEM_PATHS = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
 NAMESPACES = ("--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts")
 PROTECTIONS = (
@@ -152,24 +153,45 @@ def _probe(trial: Plan) -> str:
 
 # --------------------------------------------------------------------------------- slots
 
-_free_slots = list(range(MAX_SLOTS))
+_taken: set[int] = set()  # this process's slots; other processes hold theirs by lock
 _slots_lock = threading.Lock()
+
+
+@functools.cache
+def _slot_file() -> int:
+    """A file whose byte n is locked (fcntl) by the process that uses slot n."""
+    path = os.path.join(tempfile.gettempdir(), "cs231n-grade-uids.lock")
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def _claim() -> int:
+    for n in range(MAX_SLOTS):
+        if n in _taken:
+            continue
+        try:
+            fcntl.lockf(_slot_file(), fcntl.LOCK_EX | fcntl.LOCK_NB, 1, n)
+        except OSError:
+            continue  # another grader process runs a worker as this uid
+        _taken.add(n)
+        return n
+    raise RuntimeError(f"all {MAX_SLOTS} worker uids are in use")
 
 
 @contextmanager
 def slot(p: Plan) -> Iterator[int | None]:
-    """The uid a worker runs as outside (a root grader's own uid per concurrent worker)."""
+    """The uid a worker runs as outside: a root grader's own uid per concurrent worker,
+    unique among all the grader processes of this machine."""
     if not p.drop_uid:
         yield None
         return
     with _slots_lock:
-        n = _free_slots.pop(0)
+        n = _claim()
     try:
         yield UID_BASE + n
     finally:
         with _slots_lock:
-            _free_slots.append(n)
-            _free_slots.sort()
+            fcntl.lockf(_slot_file(), fcntl.LOCK_UN, 1, n)
+            _taken.discard(n)
 
 
 def fresh_workdir(workdir: Path, uid: int | None) -> None:
