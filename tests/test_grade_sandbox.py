@@ -3,7 +3,8 @@ contained, costs only the function it happens in, and the grading run completes.
 
 Each test patches our solution (``make_submission``) with what a hostile student would write.
 A test that needs a protection this machine cannot give (no user namespaces, no root) is
-skipped, with the reason the sandbox gives; CI's machine gives them all.
+skipped, with the reason the sandbox gives; with CS231N_REQUIRE_SANDBOX=1 (CI, whose machine
+gives them all) it fails instead.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def needs(*protections: str) -> None:
     plan = sandbox.plan()
     missing = [p for p in protections if not plan.active[p]]
     if missing:
-        pytest.skip(f"this machine's sandbox has no {', '.join(missing)}: {plan.why_not}")
+        why = f"this machine's sandbox has no {', '.join(missing)}: {plan.why_not}"
+        (pytest.fail if os.environ.get("CS231N_REQUIRE_SANDBOX") == "1" else pytest.skip)(why)
 
 
 def inject(code: str, before: tuple[str, str] = SVM) -> tuple[str, str, str]:
@@ -113,7 +115,7 @@ LEAK = 'raise RuntimeError("leaked: " + open({path!r}).read())'
 
 
 def test_a_root_only_file_never_reaches_the_feedback(tmp_path, reference):
-    if os.geteuid() != 0:
+    if os.geteuid() != 0:  # CI runs as root
         pytest.skip("needs root: the secret must belong to another user than the worker's")
     needs("unprivileged uid")
     secret = tmp_path / "secret.txt"
