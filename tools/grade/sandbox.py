@@ -43,17 +43,6 @@ UID_BASE = 1_000_000_000  # far above login, system and the usual /etc/subuid ra
 MAX_SLOTS = 256  # concurrent workers on one machine
 SYSTEM_PATHS = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
 NAMESPACES = ("--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts")
-PROTECTIONS = (
-    "namespaces",
-    "unprivileged uid",
-    "read-only mounts",
-    "tmpfs work folder",
-    "no network",
-    "process limit",
-    "whole-sandbox kill",
-    "disk bound",
-    "landlock",
-)
 
 
 @dataclass(frozen=True)
@@ -68,6 +57,7 @@ class Plan:
 
     @property
     def active(self) -> dict[str, bool]:
+        """Each protection, and whether it is on (the keys are the same on every machine)."""
         ns = self.bwrap is not None
         return {
             "namespaces": ns,

@@ -26,6 +26,7 @@ import importlib.util
 import json
 import os
 import resource
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -36,6 +37,7 @@ FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | (1 << 14) | (1 << 15)  # + TRUN
 READ_RIGHTS = EXECUTE | READ_FILE | READ_DIR
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -165,6 +167,7 @@ def save(case: str, outputs: object, out_dir: Path, np) -> dict:
 
 
 def run(runtime: Path, workdir: Path) -> None:
+    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with its parent (the grader)
     job = json.loads((runtime / "job.json").read_text())
     set_limits(job["limits"])
     note = landlock(job["read"], [str(workdir), "/dev/null"])
