@@ -14,6 +14,8 @@ import os
 import re
 import secrets
 import socket
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,6 +117,31 @@ def test_a_fork_burst_stops_at_the_process_limit(tmp_path, reference, at_import)
     assert alive(token) == []
 
 
+WRITER = """
+import itertools
+for i in itertools.count():
+    open(f"out/f{i}", "w").close()
+"""
+
+
+def test_nothing_writes_once_the_worker_is_stopped(tmp_path):
+    needs("whole-sandbox kill")
+    p = sandbox.plan()
+    for attempt in range(10):  # a race: before the fix, 1 in 15 stops let a write land after
+        work = tmp_path / f"try{attempt}" / "work"
+        with sandbox.slot(p) as uid:
+            sandbox.fresh_workdir(work, uid)
+            argv = [sys.executable, "-I", "-S", "-c", WRITER]
+            cmd, ids = sandbox.command(p, argv, [], work, uid, 2**24)
+            proc, pid1 = sandbox.start(cmd, p, cwd=work, **ids)
+            while not os.listdir(work / "out") and proc.poll() is None:
+                time.sleep(0.005)
+            sandbox.stop(proc, pid1, uid)
+            before = len(os.listdir(work / "out"))
+            time.sleep(0.1)
+            assert len(os.listdir(work / "out")) == before, f"a write landed after stop ({attempt})"
+
+
 # ----------------------------------------------------------------------------- secrets
 
 LEAK = 'raise RuntimeError("leaked: " + open({path!r}).read())'
@@ -146,6 +173,8 @@ def test_a_root_only_file_never_reaches_the_feedback(tmp_path, reference):
 
 CALL_OUT = """
 import socket
+import sys
+import time
 def _udp():
     socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"escaped", ("127.0.0.1", {port}))
 def _unix(address):

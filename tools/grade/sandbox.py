@@ -285,13 +285,14 @@ def stop(proc: subprocess.Popen, pid1: int | None, uid: int | None) -> int:
     """Kill the worker and everything it started; return its exit status (< 0: a signal).
 
     Under bwrap, killing the sandbox's PID 1 (``pid1``: a pidfd) makes the kernel kill its
-    whole PID namespace, and bwrap returns once it is gone; without one, every process of
-    the worker's own uid is killed.
+    whole PID namespace; PID 1 exits (its pidfd turns readable) only once every process in
+    it is gone. Without one, every process of the worker's own uid is killed.
     """
     if pid1 is not None:
         _kill(signal.pidfd_send_signal, pid1)
+        select.select([pid1], [], [], 30)
         os.close(pid1)
-    _kill(os.killpg, proc.pid)
+    _kill(os.killpg, proc.pid)  # bwrap itself, which would otherwise exit on its own
     code = proc.wait()
     if pid1 is None:
         kill_uid(uid)
