@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -309,12 +310,28 @@ def _kill(how, pid: int) -> None:
 
 
 def kill_uid(uid: int | None) -> None:
-    """Kill every process of ``uid`` (a root grader's worker uid); twice, against forks."""
+    """Kill every process of ``uid`` (a root grader's worker uid), until none is left."""
     if uid is None:
         return
-    for _ in range(2):  # kill(-1) as that uid: every process it may signal, i.e. its own
-        ids = {"user": uid, "group": uid, "extra_groups": []}
+    ids = {"user": uid, "group": uid, "extra_groups": []}
+    for _ in range(100):  # kill(-1) as that uid: every process it may signal, i.e. its own
         subprocess.run(["/bin/sh", "-c", "kill -9 -1"], check=False, capture_output=True, **ids)
+        if not _running_as(uid):
+            return
+        time.sleep(0.01)
+
+
+def _running_as(uid: int) -> bool:
+    """Whether a process (not a zombie) runs with real uid ``uid``."""
+    for entry in os.scandir("/proc"):
+        try:
+            status = Path(entry.path, "status").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [str(uid)] and "Z" not in fields["State"]:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------- disk
