@@ -5,7 +5,8 @@
 
 ``cases.py`` is the table of what is graded (question, function, points, inputs),
 ``programs.py`` the calls made on a ``cs231n`` package, ``worker.py`` the sandboxed
-process that runs a student's package, ``runner.py`` the grader's side (reference,
+process that runs a student's package, ``sandbox.py`` the sandbox around it (bubblewrap,
+an unprivileged uid, process and disk limits), ``runner.py`` the grader's side (reference,
 worker supervision, scoring), ``notebooks.py`` Q5, ``report.py`` the outputs.
 ``mistakes.py`` is the catalogue of known student mistakes and ``recognize.py`` names the one
 a wrong answer matches in its feedback; ``class_report.py`` sums a batch up for course staff.

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tools.grade import report
+from tools.grade import report, sandbox
 from tools.grade.cases import CASES, QUESTIONS, check_table
 from tools.grade.runner import Limits, Reference, grade
 
@@ -58,6 +58,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--case-timeout", type=float, default=Limits.case_seconds, metavar="S")
     p.add_argument("--submission-timeout", type=float, default=Limits.total_seconds, metavar="S")
     p.add_argument("--quiet", action="store_true", help="no per-submission table")
+    p.add_argument(
+        "--require-sandbox",
+        action="store_true",
+        help="refuse to grade where a protection of the sandbox is missing here",
+    )
     return p.parse_args(argv)
 
 
@@ -71,8 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: --questions must name questions 1-5, got {args.questions!r}")
     seed = args.seed if args.seed is not None else secrets.randbits(31)
     print(f"grading inputs drawn with seed {seed} (repeat with --seed {seed})", flush=True)
-    reference = Reference(seed, [c for c in CASES if c.question in questions])
     limits = Limits(case_seconds=args.case_timeout, total_seconds=args.submission_timeout)
+    plan = sandbox.plan()
+    print(f"sandbox: {plan.describe(limits.processes, limits.disk_bytes)}", flush=True)
+    if args.require_sandbox and plan.missing:
+        raise SystemExit(f"error: --require-sandbox: missing here: {', '.join(plan.missing)}")
+    reference = Reference(seed, [c for c in CASES if c.question in questions])
     paths = expand(args.submissions)
     names = unique_names(paths)
     start = time.monotonic()

@@ -67,6 +67,20 @@ def compare(actual, expected: np.ndarray, kind: str, tol: float) -> tuple[bool, 
     return error <= tol, "", error
 
 
+@dataclass
+class CaseResult:
+    """The points one case earned, and its feedback (empty when full marks)."""
+
+    case: Case
+    earned: float
+    feedback: str  # empty when full marks
+    mistake: str = ""  # the known mistake recognized in the answer (recognize.py), if any
+
+    @property
+    def question(self) -> int:
+        return self.case.question
+
+
 def _n(rng, lo, hi) -> int:
     return int(rng.integers(lo, hi + 1))
 

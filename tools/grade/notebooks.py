@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from tools.grade.cases import Case
+from tools.grade.cases import Case, CaseResult
 
 RUN_POINTS = 2.0  # the notebook was executed
 ACCURACY_POINTS = 8.0  # scaled by accuracy / FULL_ACCURACY, capped at 1
@@ -77,10 +77,8 @@ def read_notebook(path: Path) -> tuple[float, str]:
     return round(points, 2), note
 
 
-def grade_q5(root: Path):
+def grade_q5(root: Path) -> CaseResult:
     """The Q5 CaseResult of a submission: its better framework notebook."""
-    from tools.grade.runner import CaseResult
-
     scored = [read_notebook(root / name) for name in PATTERNS]
     points, note = max(scored, key=lambda s: s[0])
     if points >= Q5_CASE.points:

@@ -28,7 +28,8 @@ def table(result: Result) -> str:
 
 
 def gradescope(result: Result) -> dict:
-    """Gradescope's results.json for one submission."""
+    """Gradescope's results.json for one submission (its sandbox line included)."""
+    sandbox_line = f"Sandbox: {result.sandbox}"
     tests = []
     for r in result.results:
         label = QUESTIONS[r.question][0]
@@ -43,9 +44,10 @@ def gradescope(result: Result) -> dict:
         )
     return {
         "score": result.total,
-        "output": f"Inputs drawn with seed {result.seed}. {result.status}",
+        "output": f"Inputs drawn with seed {result.seed}. {result.status}. {sandbox_line}",
         "tests": tests,
         "stdout_visibility": "hidden",
+        "extra_data": {"sandbox": result.sandbox, "protections": result.protections},
     }
 
 

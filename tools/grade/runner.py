@@ -2,14 +2,17 @@
 
 Student code never runs in this process. The reference outputs come from our own
 ``cs231n`` (imported here) running the same programs on the same inputs; the worker gets
-only the inputs. A function that loses points is then compared with its known mistakes
-(``recognize.py``, our solution patched, also run here).
+only the inputs. The worker runs in the sandbox of sandbox.py (bubblewrap where the machine
+allows, an unprivileged uid, rlimits, Landlock); when it ends, nothing it started remains.
+A function that loses points is then compared with its known mistakes (``recognize.py``, our
+solution patched, also run here).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from tools.grade import cases as case_table
-from tools.grade import notebooks, programs, recognize
+from tools.grade import notebooks, programs, recognize, sandbox
+from tools.grade.cases import CaseResult
 
 HERE = Path(__file__).resolve().parent
 KEPT_SUFFIXES = (".py", ".pyx", ".ipynb")
@@ -39,18 +43,8 @@ class Limits:
     cpu_seconds: int = 240  # per worker process
     memory_bytes: int = 3 * 2**30  # address space per worker process
     file_bytes: int = 64 * 2**20  # largest file a worker may write
-
-
-@dataclass
-class CaseResult:
-    case: case_table.Case
-    earned: float
-    feedback: str  # empty when full marks
-    mistake: str = ""  # the known mistake recognized in the answer (recognize.py), if any
-
-    @property
-    def question(self) -> int:
-        return self.case.question
+    processes: int = 64  # processes and threads of a worker (where the sandbox can count them)
+    disk_bytes: int = 256 * 2**20  # all the files a worker may write, its output included
 
 
 @dataclass
@@ -60,7 +54,8 @@ class Result:
     results: list[CaseResult] = field(default_factory=list)
     status: str = "ok"
     seconds: float = 0.0
-    sandbox: str = ""
+    sandbox: str = ""  # the protections that were active (sandbox.Plan.describe)
+    protections: dict[str, bool] = field(default_factory=dict)
 
     def question_points(self, q: int) -> float:
         return round(sum(r.earned for r in self.results if r.question == q), 2)
@@ -168,14 +163,9 @@ def unpack(submission: Path, dest: Path) -> Path:
 # ---------------------------------------------------------------------------------- worker
 
 
-def _site_paths() -> list[str]:
-    return [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-
-
 def _read_paths(root: Path) -> list[str]:
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     system = ["/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/bin"]
-    return sorted(prefixes) + _site_paths() + system + [str(root)]
+    return sandbox.python_paths() + system + [str(root)]
 
 
 def _worker_env(workdir: Path) -> dict:
@@ -188,29 +178,24 @@ def _worker_env(workdir: Path) -> dict:
 
 def _progress(workdir: Path) -> list[str]:
     try:
-        return (workdir / "progress.txt").read_text().split()
+        return (workdir / "out" / "progress.txt").read_text().split()
     except OSError:
         return []
 
 
-def _run_worker(
-    runtime: Path, workdir: Path, todo: list[str], limits: Limits, deadline: float
-) -> tuple:
+def _run_worker(job: dict, paths: tuple, limits: Limits, uid: int | None, deadline: float):
     """Run the worker until it finishes, dies, or a case overruns; return (culprit, why)."""
-    job = json.loads((runtime / "job.json").read_text())
-    job["todo"] = todo
+    runtime, workdir, root = paths
     (runtime / "job.json").write_text(json.dumps(job))
-    (workdir / "progress.txt").write_text("")
-    with open(workdir / "worker.log", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(runtime / "worker.py"), str(runtime), str(workdir)],
-            cwd=workdir,
-            env=_worker_env(workdir),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+    sandbox.fresh_workdir(workdir, uid)  # what an earlier run left counts no more
+    plan = sandbox.plan()
+    argv = [sys.executable, "-I", "-S", str(runtime / "worker.py"), str(runtime), str(workdir)]
+    cmd, ids = sandbox.command(
+        plan, argv, [str(root), str(runtime)], workdir, uid, limits.disk_bytes
+    )
+    with open(workdir / "worker.log", "wb") as log:
+        io = {"stdin": subprocess.DEVNULL, "stdout": log, "stderr": log}
+        proc, pid1 = sandbox.start(cmd, plan, cwd=workdir, env=_worker_env(workdir), **io, **ids)
     current, since, why = None, time.monotonic(), None
     while proc.poll() is None:
         time.sleep(0.02)
@@ -223,22 +208,16 @@ def _run_worker(
             if now > deadline:
                 why = "not run: the submission used up its grading time"
             break
-    _kill(proc)
+        if sandbox.disk_used(workdir) > limits.disk_bytes:
+            break
+    code = sandbox.stop(proc, pid1, uid)
     started = _progress(workdir)
     culprit = started[-1] if started else None
+    if sandbox.disk_used(workdir) > limits.disk_bytes:  # charged to the case that was running
+        return culprit, f"stopped: its files passed the disk limit of {limits.disk_bytes >> 20} MiB"
     if culprit and (workdir / "out" / f"{culprit}.json").exists():
         culprit = None
-    if why is None:
-        why = _death(proc.returncode)
-    return culprit, why
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
+    return culprit, why or _death(code)
 
 
 def _log_tail(workdir: Path) -> str:
@@ -261,33 +240,46 @@ def _death(code: int) -> str:
 
 
 def run_cases(root: Path, tmp: Path, reference: Reference, limits: Limits) -> tuple:
-    """Run every selected case in the worker; return ({case: report dict}, sandbox note).
+    """Run every selected case in the worker; return ({case: report dict}, sandbox line).
 
     The worker's own files (script, programs, job, inputs) sit in ``tmp/runtime``, which it
-    may read but not write; it writes only in ``tmp/work``.
+    may read but not write; it writes only in ``tmp/work`` (under bubblewrap a tmpfs, of
+    which only ``out/`` reaches this process).
     """
     runtime, workdir = tmp / "runtime", tmp / "work"
     runtime.mkdir()
-    (workdir / "out").mkdir(parents=True)
     for name in ("worker.py", "programs.py"):
         shutil.copyfile(HERE / name, runtime / name)
     reference.write_inputs(runtime / "inputs.npz")
+    plan = sandbox.plan()
     job = {
         "submission": str(root),
-        "site": _site_paths(),
+        "site": sandbox.site_paths(),
         "read": _read_paths(root) + [str(runtime)],
         "limits": {
             "cpu_seconds": limits.cpu_seconds,
             "memory_bytes": limits.memory_bytes,
             "file_bytes": limits.file_bytes,
+            **plan.limits(limits.processes),
         },
     }
-    (runtime / "job.json").write_text(json.dumps(job))
+    with sandbox.slot(plan) as uid:
+        reports, note = _run_all(job, (runtime, workdir, root), reference, limits, uid)
+    return reports, plan.describe(limits.processes, limits.disk_bytes, note)
+
+
+def _run_all(
+    job: dict, paths: tuple, reference: Reference, limits: Limits, uid: int | None
+) -> tuple:
+    """Run the worker until every case has a report; return (reports, its sandbox note)."""
+    workdir = paths[1]
     reports: dict[str, dict] = {}
     pending = [c.program for c in reference.cases]
     deadline = time.monotonic() + limits.total_seconds
+    note = "worker did not start"
     while pending:
-        culprit, why = _run_worker(runtime, workdir, pending, limits, deadline)
+        culprit, why = _run_worker({**job, "todo": pending}, paths, limits, uid, deadline)
+        note = _worker_note(workdir, note)
         for case in pending:
             report = _read_report(workdir, case)
             if report is not None:
@@ -302,11 +294,17 @@ def run_cases(root: Path, tmp: Path, reference: Reference, limits: Limits) -> tu
             for case in pending:
                 reports.setdefault(case, {"error": why, "stopped": True})
         pending = [c for c in pending if c not in reports]
+    return reports, note
+
+
+def _worker_note(workdir: Path, default: str) -> str:
+    """What the worker wrote it applied (Landlock), if it looks like what the worker writes:
+    student code, which may have replaced the file, cannot add claims to the report."""
     try:
-        sandbox = (workdir / "sandbox.txt").read_text().strip()
+        note = (workdir / "out" / "sandbox.txt").read_text()[:200].strip()
     except OSError:
-        sandbox = "worker did not start"
-    return reports, sandbox
+        return default
+    return note if re.fullmatch(r"landlock[A-Za-z0-9 ()_-]*", note) else "landlock: unknown"
 
 
 def _read_report(workdir: Path, case: str) -> dict | None:
@@ -407,6 +405,7 @@ def grade(
             }
         elif reference.cases:
             reports, result.sandbox = run_cases(root, tmp, reference, limits)
+            result.protections = sandbox.plan().active
         else:  # only Q5: nothing to run
             reports, result.sandbox = {}, "not needed"
         result.results = [score_case(c, reports[c.program], reference) for c in reference.cases]

@@ -5,14 +5,17 @@
 The grader copies this file and ``programs.py`` into a fresh RUNTIME folder, together with
 ``job.json`` (what to run, what the sandbox may read) and ``inputs.npz`` (the inputs, and
 nothing else: expected outputs never leave the grader's process). Before any student code
-is imported, this process limits itself (CPU seconds, address space, file size), restricts
-its file system access with Landlock (read: the Python installation, the submission and
-RUNTIME; write: WORKDIR only; no TCP, no signals to processes outside the sandbox) and
-drops its capabilities, so that it cannot raise the limits again.
+is imported, this process limits itself (CPU seconds, address space, file size, and the
+number of processes where the grader asks), restricts its file system access with Landlock
+(read: the Python installation, the submission and RUNTIME; write: WORKDIR only; no TCP, no
+signals to processes outside the sandbox) and drops its capabilities, so that it cannot
+raise the limits again. This is the inner layer: the grader runs it inside bubblewrap where
+the machine allows (tools/grade/sandbox.py).
 
-For each case it appends the case id to ``progress.txt``, runs the program, and writes
+For each case it appends the case id to ``out/progress.txt``, runs the program, and writes
 ``out/<case>.npz`` (the outputs as arrays) and ``out/<case>.json`` (error message, outputs
-that were not arrays). The grader trusts nothing else from here, and checks those files.
+that were not arrays). Only ``out/`` reaches the grader (under bubblewrap the rest of
+WORKDIR is a tmpfs); the grader trusts nothing else from here, and checks those files.
 This file imports only the standard library and, after sandboxing, numpy.
 """
 
@@ -23,6 +26,7 @@ import importlib.util
 import json
 import os
 import resource
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -33,6 +37,7 @@ FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | (1 << 14) | (1 << 15)  # + TRUN
 READ_RIGHTS = EXECUTE | READ_FILE | READ_DIR
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -55,14 +60,25 @@ def _handled_fs(abi: int) -> int:
     return rights
 
 
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version this kernel offers (0: none)."""
+    abi = _libc().syscall(SYS_CREATE_RULESET, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
+    return max(0, abi)
+
+
 def landlock(read: list[str], write: list[str]) -> str:
     """Restrict this process (and its children) to reading ``read`` and writing ``write``.
 
     Returns a short description of what was applied (the grader logs it).
     """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    abi = libc.syscall(SYS_CREATE_RULESET, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
+    libc = _libc()
+    abi = landlock_abi()
     if abi < 1:
         return "landlock unavailable (file access not restricted)"
     handled = _handled_fs(abi)
@@ -104,12 +120,16 @@ def drop_capabilities() -> None:
 
 
 def set_limits(limits: dict) -> None:
-    for name, value in (
+    """Hard rlimits; ``processes`` (RLIMIT_NPROC) only where the grader gives one."""
+    pairs = [
         ("RLIMIT_CPU", limits["cpu_seconds"]),
         ("RLIMIT_AS", limits["memory_bytes"]),
         ("RLIMIT_FSIZE", limits["file_bytes"]),
         ("RLIMIT_CORE", 0),
-    ):
+    ]
+    if "processes" in limits:
+        pairs.append(("RLIMIT_NPROC", limits["processes"]))
+    for name, value in pairs:
         resource.setrlimit(getattr(resource, name), (value, value))
 
 
@@ -147,11 +167,13 @@ def save(case: str, outputs: object, out_dir: Path, np) -> dict:
 
 
 def run(runtime: Path, workdir: Path) -> None:
+    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with its parent (the grader)
     job = json.loads((runtime / "job.json").read_text())
     set_limits(job["limits"])
     note = landlock(job["read"], [str(workdir), "/dev/null"])
     drop_capabilities()
-    (workdir / "sandbox.txt").write_text(note + "\n")
+    out_dir = workdir / "out"
+    (out_dir / "sandbox.txt").write_text(note + "\n")
     submission = job["submission"]
     sys.path[:0] = [submission]
     sys.path.extend(job["site"])
@@ -164,8 +186,7 @@ def run(runtime: Path, workdir: Path) -> None:
     spec.loader.exec_module(programs)
     cs = programs.Modules()
     inputs = np.load(runtime / "inputs.npz", allow_pickle=False)
-    out_dir = workdir / "out"
-    progress = open(workdir / "progress.txt", "a")  # noqa: SIM115 (kept open while running)
+    progress = open(out_dir / "progress.txt", "a")  # noqa: SIM115 (kept open while running)
     for case in job["todo"]:
         progress.write(case + "\n")
         progress.flush()
