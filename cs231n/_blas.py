@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import warnings
@@ -71,7 +72,7 @@ def let_idle_threads_sleep() -> None:
             )
 
 
-def _restart_threads(dynlib) -> None:
+def _restart_threads(dynlib: ctypes.CDLL) -> None:
     """Restart the threads of the OpenBLAS ``dynlib`` (a ``ctypes.CDLL``) with a thread
     timeout, unless it had one when it loaded (the user's choice, kept)."""
     if dynlib.openblas_thread_timeout():
