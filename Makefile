@@ -6,11 +6,6 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install data test run bench lint format clean release pdf-deps sandbox-deps
 
-# numpy's OpenBLAS keeps its idle threads spinning for ~0.1 s after every matrix product, which
-# takes the second core from the fast layers' own threads (a ThreeLayerConvNet step: 53 -> 40 ms
-# on 2 cores): let them sleep after 2^14 cycles instead. Read when numpy loads.
-export OPENBLAS_THREAD_TIMEOUT ?= 14
-
 # (Re)install when requirements or build files change; the editable install also
 # compiles the Cython extension.
 $(STAMP): requirements.txt pyproject.toml setup.py $(wildcard cs231n/*.pyx)

@@ -228,11 +228,6 @@ def main() -> None:
     parser.add_argument("--strategies", action="store_true", help="a row for every strategy")
     args = parser.parse_args()
     load = warn_if_busy()
-    if "OPENBLAS_THREAD_TIMEOUT" not in os.environ:
-        print(
-            "WARNING: OPENBLAS_THREAD_TIMEOUT is not set: OpenBLAS's spinning threads slow our "
-            "kernels down (`make bench` sets it, as `make run` and the notebook do)\n"
-        )
     rng = np.random.default_rng(0)
     print(
         f"ours ({fast_layers.get_backend().name} kernels) vs PyTorch {torch.__version__}; "

@@ -50,12 +50,36 @@ def check_mode(name: str, mode: object) -> str:
     return mode  # type: ignore[return-value]
 
 
+def check_finite(name: str, x: np.ndarray, hint: str = "") -> None:
+    """Require every entry of ``x`` to be finite (no NaN, no infinity); ``hint``, if given,
+    ends the message."""
+    finite = np.isfinite(x)
+    if not finite.all():
+        index = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(
+            f"{name} must hold finite numbers, got {np.asarray(x)[index]} at index {index} "
+            f"({finite.size - np.count_nonzero(finite)} of {finite.size} entries not finite)"
+            + (f"; {hint}" if hint else "")
+        )
+
+
+def _is_real(value: object) -> bool:
+    """An int, float or numpy scalar of either, not a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def check_probability(name: str, value: object, *, zero_allowed: bool = False) -> float:
     """Require a number in (0, 1] (or [0, 1] with ``zero_allowed``) and return it as a float."""
     low, bracket = (0.0, "[") if zero_allowed else (np.nextafter(0.0, 1.0), "(")
-    number = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if not number or not low <= value <= 1:  # a NaN fails the comparison
+    if not _is_real(value) or not low <= value <= 1:  # a NaN fails the comparison
         raise ValueError(f"{name} must be a probability in {bracket}0, 1], got {value!r}")
+    return float(value)
+
+
+def check_non_negative(name: str, value: object) -> float:
+    """Require a finite number >= 0 and return it as a float."""
+    if not _is_real(value) or not 0 <= value < np.inf:  # a NaN fails the comparison
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 

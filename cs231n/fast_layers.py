@@ -34,9 +34,9 @@ extension ``cs231n.im2col_cython`` when it is built (``pip install -e .`` or
 Threads: the Cython kernels and the chunks of the strides strategy run on ``num_threads()``
 threads (every core by default; ``set_num_threads``, ``limited_threads`` or
 ``CS231N_NUM_THREADS`` change it). numpy's BLAS has threads of its own (``threadpoolctl`` or
-``OPENBLAS_NUM_THREADS``); set ``OPENBLAS_THREAD_TIMEOUT=14`` before numpy loads, as the
-Makefile and ConvolutionalNetworks.ipynb do, or its idle threads keep spinning for ~0.1 s
-after every product and take a core from ours. ``benchmarks/README.md`` has the measurements.
+``OPENBLAS_NUM_THREADS``). Importing this module lets OpenBLAS's idle threads sleep soon after
+each product (``_blas.let_idle_threads_sleep``): by default they spin for ~0.1 s and take a
+core from ours. ``benchmarks/README.md`` has the measurements.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
+from cs231n import _blas
 from cs231n._checks import (
     check_conv_param,
     check_pool_param,
@@ -62,6 +62,9 @@ from cs231n._threads import set_num_threads as set_num_threads
 from cs231n.im2col import col2im_6d, col2im_indices, im2col_6d, im2col_indices
 
 EXTENSION = "cs231n.im2col_cython"
+
+# Without this, OpenBLAS's idle threads spin ~0.1 s after every product, on our second core.
+_blas.let_idle_threads_sleep()
 
 
 class ExtensionNotBuiltWarning(UserWarning):
@@ -307,13 +310,8 @@ def _on_threads(kernel: Callable[..., object], count: int, *args: object) -> lis
     core just built in its cache (2 BLAS threads on windows built by one core were slower)."""
     if min(num_threads(), count) == 1:
         return parallel_for(kernel, count, *args)
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with _blas.one_thread():
         return parallel_for(kernel, count, *args)
-
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()
 
 
 def conv_forward_strides(

@@ -12,6 +12,7 @@ import numpy as np
 
 from cs231n._checks import (
     check_conv_param,
+    check_finite,
     check_labels,
     check_mode,
     check_ndim,
@@ -103,12 +104,19 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
 #                              Losses (Q1)                                #
 ###########################################################################
 
+# Both losses require finite scores: a NaN or an infinite score (whose loss would be NaN or
+# infinite) almost always comes from a network whose training diverged.
+DIVERGED = (
+    "scores from a model in training usually mean that it diverged: the learning rate or "
+    "the weight scale is probably too large"
+)
+
 
 def softmax_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy, averaged over the batch; stable for very large scores.
 
     Inputs:
-    - x: (N, C) class scores
+    - x: (N, C) class scores, finite (a NaN or an infinity raises ValueError)
     - y: (N,) integer labels in [0, C)
 
     Returns (loss, dx): the scalar loss and its gradient dx (N, C).
@@ -116,6 +124,7 @@ def softmax_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     check_ndim("x", x, 2)
     N, C = x.shape
     check_labels(y, N, C)
+    check_finite("x", x, DIVERGED)
     # TODO: write the loss and its gradient: loss (mean over the N rows) and dx (N, C).
     # Subtract each row's maximum score first, so that huge scores do not overflow.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
@@ -135,12 +144,13 @@ def svm_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
     ``loss_i = sum_{j != y_i} max(0, x_ij - x_iy_i + 1)``
 
-    Inputs: x (N, C) scores, y (N,) integer labels in [0, C).
+    Inputs: x (N, C) finite scores, y (N,) integer labels in [0, C).
     Returns (loss, dx) with dx (N, C).
     """
     check_ndim("x", x, 2)
     N, C = x.shape
     check_labels(y, N, C)
+    check_finite("x", x, DIVERGED)
     # TODO: write the loss and its gradient: loss (mean over the N rows) and dx (N, C).
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     rows = np.arange(N)

@@ -6,7 +6,8 @@ Every rule has the signature ``rule(w, dw, config=None) -> (next_w, config)``:
 - dw: the gradient of the loss with respect to w, shaped like w
 - config: a dict of hyperparameters and of the rule's state (velocity, moments, ...).
   ``None`` becomes ``{}``; missing keys are filled with the defaults. The same dict is
-  updated and returned, so that it can be passed back at the next step.
+  updated and returned, so that it can be passed back at the next step. Its learning_rate
+  must be a finite number >= 0 (0 leaves w as it is); anything else raises ValueError.
 
 ``next_w`` is a new array; neither w nor the arrays already held in config are modified
 in place.
@@ -16,13 +17,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from cs231n._checks import check_shape
+from cs231n._checks import check_non_negative, check_shape
 
 
-def _start(w: np.ndarray, dw: np.ndarray, config: dict | None) -> dict:
-    """Check that dw matches w and turn a missing config into an empty one."""
+def _start(w: np.ndarray, dw: np.ndarray, config: dict | None, learning_rate: float) -> dict:
+    """Check that dw matches w, turn a missing config into an empty one and give it a
+    learning rate (``learning_rate`` by default), which must be a finite number >= 0."""
     check_shape("dw", dw, w.shape)
-    return {} if config is None else config
+    config = {} if config is None else config
+    config.setdefault("learning_rate", learning_rate)
+    check_non_negative("config['learning_rate']", config["learning_rate"])
+    return config
 
 
 def sgd(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -30,8 +35,7 @@ def sgd(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.n
 
     config: learning_rate (1e-2).
     """
-    config = _start(w, dw, config)
-    config.setdefault("learning_rate", 1e-2)
+    config = _start(w, dw, config, learning_rate=1e-2)
     # TODO: write the update rule: next_w.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
     next_w = w - config["learning_rate"] * dw
@@ -49,8 +53,7 @@ def sgd_momentum(
     config: learning_rate (1e-2); momentum (0.9); velocity (zeros like w), the v above,
     stored back into config.
     """
-    config = _start(w, dw, config)
-    config.setdefault("learning_rate", 1e-2)
+    config = _start(w, dw, config, learning_rate=1e-2)
     config.setdefault("momentum", 0.9)
     config.setdefault("velocity", np.zeros_like(w))
     # TODO: write the update rule: next_w, and the new velocity into config["velocity"].
@@ -71,8 +74,7 @@ def rmsprop(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[
     config: learning_rate (1e-2); decay_rate (0.99); epsilon (1e-8); cache (zeros like w),
     stored back into config.
     """
-    config = _start(w, dw, config)
-    config.setdefault("learning_rate", 1e-2)
+    config = _start(w, dw, config, learning_rate=1e-2)
     config.setdefault("decay_rate", 0.99)
     config.setdefault("epsilon", 1e-8)
     config.setdefault("cache", np.zeros_like(w))
@@ -97,8 +99,7 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.
     config: learning_rate (1e-3); beta1 (0.9); beta2 (0.999); epsilon (1e-8);
     m and v (zeros like w) and t (0), stored back into config.
     """
-    config = _start(w, dw, config)
-    config.setdefault("learning_rate", 1e-3)
+    config = _start(w, dw, config, learning_rate=1e-3)
     config.setdefault("beta1", 0.9)
     config.setdefault("beta2", 0.999)
     config.setdefault("epsilon", 1e-8)

@@ -214,6 +214,18 @@ def test_losses_reject_bad_labels(loss_fn, y, message):
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize("loss_fn", [softmax_loss, svm_loss])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_losses_reject_scores_that_are_not_finite(rng, loss_fn, bad):
+    x, y = _scores_and_labels(rng, N=4, C=3)
+    x[2, 1] = bad
+    with pytest.raises(ValueError) as err:
+        loss_fn(x, y)
+    message = str(err.value)
+    assert message.startswith(f"x must hold finite numbers, got {bad} at index (2, 1)")
+    assert "(1 of 12 entries not finite)" in message and "learning rate" in message
+
+
 # ----------------------------------------------------------------------------- sandwich
 
 

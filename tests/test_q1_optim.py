@@ -269,3 +269,21 @@ def test_float32_weights_stay_float32(name, w0, grads):
 def test_gradient_of_the_wrong_shape_is_rejected(name, w0):
     with pytest.raises(ValueError, match="dw"):
         getattr(optim, name)(w0, np.zeros((5, 4)))
+
+
+@pytest.mark.parametrize("name", RULES)
+@pytest.mark.parametrize("bad", [-1e-3, -np.float32(1.0), np.nan, np.inf, "1e-3", None, True])
+def test_a_bad_learning_rate_is_rejected(name, bad, w0, grads):
+    config = {"learning_rate": bad}
+    with pytest.raises(ValueError, match=r"config\['learning_rate'\] must be a finite number >= 0"):
+        getattr(optim, name)(w0, grads[0], config)
+    assert config == {"learning_rate": bad}  # nothing else was filled in
+
+
+@pytest.mark.parametrize("name", RULES)
+@pytest.mark.parametrize("rate", [0, 0.0, np.float32(1e-3), np.float64(1e-3), 1])
+def test_any_finite_learning_rate_from_zero_up_is_accepted(name, rate, w0, grads):
+    w, config = getattr(optim, name)(w0, grads[0], {"learning_rate": rate})
+    assert config["learning_rate"] is rate
+    if rate == 0:
+        np.testing.assert_array_equal(w, w0)  # a rate of 0 leaves w where it was

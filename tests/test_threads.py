@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
 import threading
+import warnings
+from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
-from cs231n import _threads, fast_layers
+from cs231n import _blas, _threads, fast_layers
 
 
 def test_parallel_for_covers_the_range_once_on_several_threads():
@@ -72,3 +79,69 @@ def test_nested_parallel_for_runs_in_the_calling_thread():
         results = _threads.parallel_for(outer, 2)  # would deadlock if inner waited for workers
     assert [r[0][:2] for r in results] == [(0, 4), (0, 4)]
     assert len({r[0][2] for r in results}) == 2
+
+
+# numpy's OpenBLAS threads: the fast layers let them sleep soon after each product. A fresh
+# process each time: OpenBLAS reads its environment when it loads, and the fix runs once.
+BLAS_PROBE = """
+import os, sys, time
+import numpy as np  # first, as in a student's script
+a = np.ones((600, 600))
+def cpu_while_sleeping():
+    a @ a
+    start = time.process_time()
+    time.sleep(0.2)
+    return time.process_time() - start
+before = cpu_while_sleeping()
+from cs231n import _blas, fast_layers
+libs = [lib for lib in _blas.controller().lib_controllers if lib.internal_api == "openblas"]
+print(before, min(cpu_while_sleeping() for _ in range(3)),
+      [lib.dynlib.openblas_thread_timeout() for lib in libs],
+      os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset"))
+"""
+
+
+def _probe_blas(**env: str) -> tuple[float, float, list[int], str]:
+    """(CPU seconds of the process during a 0.2 s sleep after a product, before and after
+    importing fast_layers; OpenBLAS's thread timeouts; the variable) in a fresh process."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+    result = subprocess.run(
+        [sys.executable, "-c", BLAS_PROBE],
+        env=environ | {"OPENBLAS_NUM_THREADS": "2"} | env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    before, after, timeouts, variable = result.stdout.split(maxsplit=3)
+    return float(before), float(after), ast.literal_eval(timeouts), variable.strip()
+
+
+def test_importing_fast_layers_lets_openblas_threads_sleep():
+    before, after, timeouts, variable = _probe_blas()
+    assert timeouts == [_blas.THREAD_TIMEOUT] and variable == "unset"
+    # Spinning threads cost ~0.1 s of CPU in that sleep (before, if a core was free for them).
+    assert after < 0.02, f"OpenBLAS threads still busy: {after:.3f} s CPU (before: {before:.3f})"
+
+
+def test_a_thread_timeout_set_by_the_user_is_kept():
+    *_, timeouts, variable = _probe_blas(OPENBLAS_THREAD_TIMEOUT="20")
+    assert timeouts == [20] and variable == "20"
+
+
+def test_warns_once_when_openblas_cannot_be_changed(monkeypatch):
+    def unsupported(dynlib):
+        raise AttributeError("no openblas_read_env")
+
+    monkeypatch.setattr(_blas, "_restart_threads", unsupported)
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    _blas.let_idle_threads_sleep.cache_clear()
+    try:
+        with threadpool_limits(2, user_api="blas"):
+            with pytest.warns(_blas.SpinningBlasWarning, match="OPENBLAS_THREAD_TIMEOUT=14"):
+                _blas.let_idle_threads_sleep()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                _blas.let_idle_threads_sleep()  # once only
+    finally:
+        _blas.let_idle_threads_sleep.cache_clear()
