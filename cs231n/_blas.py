@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from threadpoolctl import ThreadpoolController
 
 # log2 of the cycles an idle OpenBLAS thread spins before it sleeps. On 2 cores, 4 to 18 gave
-# the same ThreeLayerConvNet step time (benchmarks/README.md).
+# the same ThreeLayerConvNet step time (measured with the course staff's benchmarks).
 THREAD_TIMEOUT = 14
 VARIABLE = "OPENBLAS_THREAD_TIMEOUT"
 

@@ -36,7 +36,7 @@ threads (every core by default; ``set_num_threads``, ``limited_threads`` or
 ``CS231N_NUM_THREADS`` change it). numpy's BLAS has threads of its own (``threadpoolctl`` or
 ``OPENBLAS_NUM_THREADS``). Importing this module lets OpenBLAS's idle threads sleep soon after
 each product (``_blas.let_idle_threads_sleep``): by default they spin for ~0.1 s and take a
-core from ours. ``benchmarks/README.md`` has the measurements.
+core from ours.
 """
 
 from __future__ import annotations
@@ -419,8 +419,8 @@ def conv_forward_fast(
 ) -> tuple[np.ndarray, ConvCache]:
     """Convolution, same contract as ``conv_forward_naive``.
 
-    Uses the strides strategy: on every shape of ``benchmarks/bench_fast_layers.py`` it
-    is as fast as the im2col strategy or faster (up to 1.5x), and it keeps
+    Uses the strides strategy: on every shape we benchmarked it is as fast as the im2col
+    strategy or faster (up to 1.5x), and it keeps
     only x for the backward instead of a column matrix about HH*WW/stride**2 times as
     large as x.
     """
