@@ -113,3 +113,11 @@ def test_an_unknown_mistake_and_two_mistakes_at_once_get_no_hint(tmp_path, refer
         assert lost(result), describe(result)
         assert not any(r.mistake for r in result.results), describe(result)
         assert HINT not in report.table(result)
+
+
+def test_an_unwritten_function_runs_no_mistake():
+    """A starter's placeholder is unwritten work, not a mistake: ``closest`` returns at once,
+    before it would run any mistake (the reference is not even looked at)."""
+    case = CASES_BY_ID["affine_forward"]
+    report = {"error": "NotImplementedError: affine_forward: write the forward pass (at x.py:3)"}
+    assert recognize.closest(case, report, reference=None) is None

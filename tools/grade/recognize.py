@@ -188,6 +188,8 @@ def closest(case: Case, report: dict, reference: Reference) -> Mistake | None:
     """The catalogued mistake of ``case`` nearest to the worker's report, if any matches."""
     if report.get("stopped"):  # a timeout or a crash: no answer to compare
         return None
+    if str(report.get("error") or "").startswith("NotImplementedError"):  # not written yet
+        return None
     best, best_distance = None, np.inf
     for mistake in BY_CASE.get(case.program, []):
         result = outcome(mistake, reference)
