@@ -40,6 +40,14 @@ def tn(t: torch.Tensor) -> np.ndarray:
 def execute_quick(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], str]:
     """Execute the kit's notebook ``name`` in quick mode (``QUICK = True``) into a
     temporary folder: (cells, stdout). Skips without papermill or CIFAR-10."""
+    output = run_notebook_quick(name, tmp_path_factory.mktemp(Path(name).stem))
+    return executed_cells_and_stdout(output)
+
+
+def run_notebook_quick(name: str, out_dir: Path, notebook_dir: Path = ROOT, **env: str) -> Path:
+    """Execute ``notebook_dir/name`` in quick mode into ``out_dir`` with our notebook runner,
+    its kernel seeing CIFAR-10 and ``env``; return the executed notebook. Skips without
+    papermill or CIFAR-10; raises what the runner raises when a cell fails."""
     pytest.importorskip("papermill")
     from cs231n.data_utils import resolve_cifar10_dir
 
@@ -50,11 +58,10 @@ def execute_quick(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[
         from run_notebooks import run_notebook
     finally:
         sys.path.pop(0)
-    out_dir = tmp_path_factory.mktemp(Path(name).stem)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CS231N_CIFAR10", str(resolve_cifar10_dir()))  # the kernel inherits it
-        output = run_notebook(name, out_dir, quick=True)
-    return executed_cells_and_stdout(output)
+        for key, value in {"CS231N_CIFAR10": str(resolve_cifar10_dir()), **env}.items():
+            mp.setenv(key, value)  # the kernel inherits them
+        return run_notebook(name, out_dir, quick=True, notebook_dir=notebook_dir)
 
 
 def executed_cells_and_stdout(notebook: Path) -> tuple[list[dict], str]:

@@ -26,7 +26,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import executed_cells_and_stdout
+from conftest import executed_cells_and_stdout, run_notebook_quick
 
 from cs231n.notebook_checks import TARGET_LINE
 
@@ -70,17 +70,10 @@ def derive_kit(dest: Path, solved: set[str]) -> Path:
 def run_in_kit(name: str, kit: Path, out_dir: Path) -> tuple[Path, str | None]:
     """Execute ``kit/name`` in quick mode, its kernel importing the kit's ``cs231n``:
     (executed notebook, None) or (executed notebook, the error)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
     try:
-        from run_notebooks import run_notebook
-    finally:
-        sys.path.pop(0)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PYTHONPATH", str(kit))
-        try:
-            return run_notebook(name, out_dir, quick=True, notebook_dir=kit), None
-        except Exception as error:  # noqa: BLE001 (reported by the test of that notebook)
-            return out_dir / name, f"{type(error).__name__}: {str(error)[-2000:]}"
+        return run_notebook_quick(name, out_dir, kit, PYTHONPATH=str(kit)), None
+    except Exception as error:  # noqa: BLE001 (reported by the test of that notebook)
+        return out_dir / name, f"{type(error).__name__}: {str(error)[-2000:]}"
 
 
 # ------------------------------------------------------------------------------ declarations
@@ -144,20 +137,13 @@ def test_the_table_shows_the_declared_functions_in_their_order_of_use(name: str)
 @pytest.fixture(scope="module")
 def student(tmp_path_factory) -> dict:
     """Walk the six notebooks in order; {"errors": {name: error}, "kit": the final kit}."""
-    from cs231n.data_utils import resolve_cifar10_dir
-
-    if not resolve_cifar10_dir().is_dir():
-        pytest.skip("CIFAR-10 not found: set CS231N_CIFAR10 (see cs231n/data_utils.py)")
-    pytest.importorskip("papermill")
     base = tmp_path_factory.mktemp("student")
     solved: set[str] = set()
     errors, executed = {}, {}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CS231N_CIFAR10", str(resolve_cifar10_dir()))
-        for k, name in enumerate(NOTEBOOKS, start=1):
-            solved |= set(declared(name))
-            kit = derive_kit(base / f"kit{k}", solved | {name})
-            executed[name], errors[name] = run_in_kit(name, kit, base / f"out{k}")
+    for k, name in enumerate(NOTEBOOKS, start=1):
+        solved |= set(declared(name))
+        kit = derive_kit(base / f"kit{k}", solved | {name})
+        executed[name], errors[name] = run_in_kit(name, kit, base / f"out{k}")
     # The weaker student's kit: everything written, each notebook saved as it ran.
     final = derive_kit(base / "weaker", solved | set(NOTEBOOKS))
     for name, path in executed.items():

@@ -191,8 +191,8 @@ def empty_blocks(
     includes them."""
     lines = source.split("\n")
     blocks = find_blocks(lines, where)
-    names = block_names(source, where, top_level_name)
-    for block, name in reversed(list(zip(blocks, names, strict=True))):
+    for block in reversed(blocks):
+        name = enclosing_name(source, block.start + 1) or top_level_name
         if f"{label}::{name}" in keep:
             continue
         message = f"{name}: {todo_text(lines, block)} in {label}"
@@ -240,9 +240,10 @@ def starter_notebook(nb: dict, name: str, keep_blocks: bool = False) -> tuple[di
                 cell["source"] = ANSWER_PLACEHOLDER
         elif cell["cell_type"] == "code":
             where = f"{name} cell {i}"
-            names = block_names(text, where, section) if keep_blocks else []
-            keep = frozenset(f"{name}::{block}" for block in names)
-            cell["source"], n = empty_blocks(text, where, name, section, keep)
+            if keep_blocks:
+                n = len(find_blocks(text.split("\n"), where))
+            else:
+                cell["source"], n = empty_blocks(text, where, name, section)
             count += n
             cell["outputs"], cell["execution_count"] = [], None
             cell.get("metadata", {}).pop("execution", None)
