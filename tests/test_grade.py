@@ -24,9 +24,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from grade_fixtures import stripe_images, trained_model  # noqa: E402
+
+from cs231n import torch_utils as tu  # noqa: E402
 from tools.grade import cases as case_table  # noqa: E402
-from tools.grade import mistakes, notebooks, report, runner  # noqa: E402
-from tools.grade.recognize import HINT  # noqa: E402
+from tools.grade import mistakes, q5, report, runner  # noqa: E402
+from tools.grade.recognize import CLUE, HINT  # noqa: E402
 
 # Fresh inputs for every test session, as in real grading; the seed is in every failure message
 # (GRADE_SEED=N repeats a session's inputs).
@@ -100,12 +103,16 @@ def test_case_table_adds_up_to_the_weights():
 
 def test_solution_scores_full_marks(tmp_path, reference):
     sub = make_submission(tmp_path / "solution")
-    executed_notebook(sub / "PyTorch.ipynb", "Part IV test acc: 0.8950 on 10000 test images")
-    result = grade(sub, reference, with_q5=True)
+    executed_notebook(sub / "PyTorch.ipynb", "Part IV test acc: 0.9950 on 600 test images")
+    images, labels = stripe_images(600, seed=1)  # Q5: a model the grader evaluates
+    tu.save_model(trained_model(*stripe_images(2000, seed=2)), path=sub / "PyTorch_model.pt")
+    sets = q5.ImageSets({q5.TEST: images}, {q5.TEST: labels}, frozenset({"torch"}))
+    result = runner.grade(sub, reference, FAST, True, None, sets)
     assert result.total == 100, describe(result)
     assert result.status == "ok", describe(result)
     assert "landlock ABI" in result.sandbox, result.sandbox
-    assert not any(r.mistake for r in result.results) and HINT not in report.table(result)
+    assert not any(r.mistakes or r.clues for r in result.results)
+    assert HINT not in report.table(result) and CLUE not in report.table(result)
 
 
 def test_zip_and_folder_grade_alike(tmp_path, reference):
@@ -135,6 +142,7 @@ def test_starter_scores_zero_without_crashing(starter, reference):
     assert result.status == "ok", describe(result)
     text = report.table(result)
     assert "NotImplementedError" in text and "cs231n/layers.py" in text
+    assert HINT not in text and CLUE not in text  # unwritten work is no mistake
 
 
 # ------------------------------------------------------------------------------- feedback
@@ -150,7 +158,7 @@ def test_feedback_names_the_wrong_output_and_the_matching_ones(tmp_path, referen
     assert "(max relative error) on x of shape (" in line
     assert line.endswith("; dgamma and dbeta match")
     known = mistakes.BY_NAME["batchnorm backward forgets the mean's gradient"]
-    assert hint == HINT + known.hint
+    assert hint == HINT + known.hint + " (explains dx)"
     assert f"dgamma and dbeta match\n      {HINT}" in report.table(result)  # indented under it
 
 
@@ -171,38 +179,51 @@ def test_reports_gradescope_json_and_csv(tmp_path, reference):
     assert rows[0].startswith("id,Q1,Q2,Q3,Q4,Q5,total,status") and len(rows) == 3
 
 
-def test_q5_reads_the_reported_accuracy(tmp_path):
-    executed_notebook(tmp_path / "TensorFlow.ipynb", "Part V: test accuracy 56.00% in 9.0 min")
-    points, note = notebooks.read_notebook(tmp_path / "TensorFlow.ipynb")
-    assert points == pytest.approx(2 + 8 * 0.56 / 0.70) and "56.00%" in note
-    executed_notebook(tmp_path / "PyTorch.ipynb", "Part IV test acc: 0.7100 on 10000 images")
-    assert notebooks.grade_q5(tmp_path).earned == 10
-    line = "[target] PyTorch own model test accuracy: 35.00% (target >= 89.00%): missed"
-    executed_notebook(tmp_path / "PyTorch.ipynb", line)
-    assert notebooks.read_notebook(tmp_path / "PyTorch.ipynb")[0] == pytest.approx(2 + 4)
-    (tmp_path / "PyTorch.ipynb").write_text("{not json")
-    assert notebooks.read_notebook(tmp_path / "PyTorch.ipynb")[0] == 0
-
-
 def test_inputs_change_with_the_seed():
-    a = runner.Reference(1, Q1_TO_Q4[:1]).inputs["affine_forward"]["x"]
-    b = runner.Reference(2, Q1_TO_Q4[:1]).inputs["affine_forward"]["x"]
+    a = runner.Reference(1, Q1_TO_Q4[:1]).inputs["affine_forward"]["0:x"]
+    b = runner.Reference(2, Q1_TO_Q4[:1]).inputs["affine_forward"]["0:x"]
     assert a.shape != b.shape or not np.allclose(a, b)
 
 
 # ------------------------------------------------------------------------------- hostile
 
 
-def test_import_error_costs_only_the_functions_that_need_the_module(tmp_path, reference):
+USERS_OF_LAYER_UTILS = {
+    "affine_relu", "two_layer_net_loss", "two_layer_net_init", "fc_net_init", "fc_net_loss",
+    "fc_net_batchnorm", "fc_net_layernorm", "fc_net_dropout", "conv_relu_sandwiches",
+    "conv_bn_sandwiches", "three_layer_convnet",
+}  # fmt: skip
+
+
+def test_import_error_outside_the_blocks_needs_regrade_and_takes_no_points(tmp_path, reference):
+    """An import that fails outside the student's blocks is the machine's fault (issue 23)."""
     patch = ("layer_utils.py", "import numpy as np\n", "import numpy as np\nimport no_such_mod\n")
     result = grade(make_submission(tmp_path / "s", [patch]), reference)
-    users = {
-        "affine_relu", "two_layer_net_loss", "two_layer_net_init", "fc_net_init", "fc_net_loss",
-        "fc_net_batchnorm", "fc_net_layernorm", "fc_net_dropout", "conv_sandwiches",
-        "three_layer_convnet",
-    }  # fmt: skip
-    assert set(lost(result)) == users, describe(result)
-    assert "ModuleNotFoundError" in report.table(result)
+    assert lost(result) == {}, describe(result)
+    flagged = {r.case.program for r in result.results if r.regrade}
+    assert flagged == USERS_OF_LAYER_UTILS, describe(result)
+    assert result.status.startswith("needs regrade"), result.status
+    assert "ModuleNotFoundError" in report.table(result) and "needs regrade" in report.table(result)
+
+
+def test_a_fault_of_the_grader_itself_needs_regrade_not_an_error(tmp_path, reference, monkeypatch):
+    """An exception in the grader's own code (here: reading the edition) is not the
+    student's: the row says "needs regrade" with the cause, not "error"."""
+
+    def broken(root):
+        raise SystemError("AST constructor recursion depth mismatch (before=18, after=14)")
+
+    monkeypatch.setattr(runner.editions, "detect", broken)
+    result = grade(make_submission(tmp_path / "s"), reference)
+    assert result.status.startswith("needs regrade: the grader failed: SystemError"), result.status
+
+
+def test_import_error_inside_a_block_costs_the_functions_that_need_it(tmp_path, reference):
+    anchor = "    a, fc_cache = affine_forward(x, w, b)\n"
+    patch = ("layer_utils.py", anchor, "    import no_such_mod\n" + anchor)
+    result = grade(make_submission(tmp_path / "s", [patch]), reference)
+    assert "affine_relu" in lost(result) and result.status == "ok", describe(result)
+    assert not any(r.regrade for r in result.results)
 
 
 def test_exception_costs_only_its_function(tmp_path, reference):
@@ -232,7 +253,7 @@ def test_huge_allocation_fails_in_the_worker_only(tmp_path, reference):
 @pytest.mark.parametrize(
     "module, call, cases",
     [
-        ("optim.py", "sys.exit(0)", {"sgd_momentum", "rmsprop", "adam", "solver"}),
+        ("optim.py", "sys.exit(0)", {"sgd", "sgd_momentum", "rmsprop", "adam"}),
         ("classifiers/cnn.py", "os._exit(0)", {"three_layer_convnet"}),
     ],
 )
@@ -384,11 +405,11 @@ for _p in glob.glob("out/*.json")[:3]:
 """
 
 
-def test_forged_output_files_cost_points_without_crashing_the_grader(tmp_path, reference):
-    patch = ("optim.py", "import numpy as np\n", FORGE)
+def test_forged_output_files_are_ignored(tmp_path, reference):
+    patch = ("optim.py", "import numpy as np\n", FORGE)  # results come back on a pipe
     result = grade(make_submission(tmp_path / "s", [patch]), reference)
-    assert result.status.startswith("ok"), result.status
-    assert 0 < result.total < MAX_Q1_TO_Q4, describe(result)
+    assert result.status == "ok", result.status
+    assert result.total == MAX_Q1_TO_Q4, describe(result)
 
 
 KILL = """import os
@@ -413,3 +434,8 @@ def test_signalling_processes_outside_the_sandbox_is_blocked(tmp_path, reference
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_feedback_agrees_in_number():
+    assert runner._differ_text([("loss", 0.5, "rel")]).startswith("loss differs from")
+    assert runner._differ_text([("scores", 0.5, "rel")]).startswith("scores differ from")

@@ -34,11 +34,11 @@ DROP = "dropout scales at test time"
 SVM = "svm margin counted for the correct class"
 POOL = "max pool gradient sent to the whole window"
 GROUPS = "group norm groups the wrong channels"
-SOLVER = "Solver forgets the best parameters"
+SGD = "sgd steps up the gradient"
 # 20 submissions: 3 correct, one with a mistake the catalogue does not know, the rest with one
 # or two known mistakes (in different functions, none of which calls another).
 PLAN = [(), (), (), "unknown", (BN, CONV), (BN, CONV), (BN,), (BN,), (DROP, ADAM), (DROP,),
-        (DROP,), (SVM, POOL), (SVM,), (ADAM,), (ADAM,), (POOL,), (POOL,), (GROUPS,), (SOLVER,),
+        (DROP,), (SVM, POOL), (SVM,), (ADAM,), (ADAM,), (POOL,), (POOL,), (GROUPS,), (SGD,),
         (CONV,)]  # fmt: skip
 
 
@@ -65,7 +65,9 @@ def test_counts_match_what_was_planted(batch):
     )
     found = {html.unescape(name): int(count) for name, count in rows}
     planted = Counter(n for names in PLAN if names != "unknown" for n in names)
-    assert found == planted
+    relations = {n: c for n, c in found.items() if n.startswith(class_report.RELATION)}
+    assert relations == {class_report.RELATION + "dx off by a constant factor": 1}  # unknown
+    assert {n: c for n, c in found.items() if n not in relations} == planted
     functions = dict(
         re.findall(
             r'<tr class="functions"><td>Q\d</td><td>(.*?)</td><td>[\d.]+</td><td>(\d+)</td>', page

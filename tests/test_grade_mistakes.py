@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.grade import cases as case_table  # noqa: E402
-from tools.grade import programs, recognize, report, runner  # noqa: E402
+from tools.grade import diagnose, programs, recognize, report, runner  # noqa: E402
 from tools.grade.cases import CASES_BY_ID  # noqa: E402
 from tools.grade.mistakes import BY_CASE, BY_NAME, CATALOGUE, patch_text  # noqa: E402
 from tools.grade.recognize import HINT  # noqa: E402
@@ -54,17 +54,19 @@ def reference() -> runner.Reference:
     return runner.Reference(SEED, GRADED)
 
 
-def test_each_mistake_run_here_differs_from_the_reference_and_is_closest_to_itself(reference):
-    """In the grader's process: the mistake's outputs, offered as a student's, are named."""
+def test_each_mistake_run_here_differs_from_the_reference_and_is_named_alone(reference):
+    """In the grader's process: the mistake's outputs, offered as a student's, are named by
+    the first diagnosis, alone, and it explains every output the mistake changes."""
     wrong = []
     for m in CATALOGUE:
         outcome = recognize.outcome(m, reference)
+        if outcome is None:
+            wrong.append(f"{m.name}: same as the reference")
+            continue
         report = {"error": outcome} if isinstance(outcome, str) else {"outputs": outcome}
-        found = (
-            None if outcome is None else recognize.closest(CASES_BY_ID[m.case], report, reference)
-        )
-        if found is not m:
-            wrong.append(f"{m.name}: {'same as the reference' if outcome is None else found}")
+        found = recognize.explain(CASES_BY_ID[m.case], report, reference)
+        if not found or found[0].mistakes != (m.name,):
+            wrong.append(f"{m.name}: {[f.key for f in found]}")
     assert not wrong, f"seed {SEED}: {wrong}"
 
 
@@ -81,43 +83,48 @@ def test_a_patched_solution_leaves_our_modules_alone(reference):
     assert {k: v for k, v in sys.modules.items() if k.startswith("cs231n")} == ours
     a = {k: v.copy() for k, v in reference.inputs[m.case].items()}
     again = programs.batchnorm_forward_train(programs.Modules(), a)  # our solution, as before
-    assert np.array_equal(again["out"], reference.outputs[m.case]["out"])
-    assert not np.allclose(mistaken["out"], again["out"])
+    assert np.array_equal(again["out@0"], reference.outputs[m.case]["out@0"])
+    assert not np.allclose(mistaken["out@0"], again["out@0"])
 
 
-def test_distance_needs_every_output_and_the_same_nan():
+def test_output_distance_needs_the_same_nan_and_errors_the_same_text():
     case = CASES_BY_ID["rmsprop"]
-    mistake = {"w": np.array([1.0, np.nan, 2.0]), "cache": np.array([0.5, -1.0, 0.2])}
-    same = {"outputs": {k: v.copy() for k, v in mistake.items()}}
-    assert recognize.distance(case, same, mistake) == 0
-    close = {"outputs": {"w": np.array([1.0, np.nan, 2.0 + 1e-7]), "cache": mistake["cache"]}}
-    assert 0 < recognize.distance(case, close, mistake) <= 1
+    mistake = np.array([1.0, np.nan, 2.0])
+    assert diagnose.output_distance(case, "w@0", mistake.copy(), mistake) == 0
+    assert (
+        0 < diagnose.output_distance(case, "w@0", np.array([1.0, np.nan, 2 + 1e-7]), mistake) <= 1
+    )
     for w in ([1.0, 0.0, 2.0], [1.0, np.nan, 2.1], [np.nan, 1.0, 2.0]):
-        other = {"outputs": {"w": np.array(w), "cache": mistake["cache"]}}
-        assert recognize.distance(case, other, mistake) == np.inf, w
-    assert recognize.distance(case, {"outputs": {"w": mistake["w"]}}, mistake) == np.inf
+        assert diagnose.output_distance(case, "w@0", np.array(w), mistake) == np.inf, w
+    assert diagnose.output_distance(case, "w@0", None, mistake) == np.inf
     error = "KeyError: 'W1'"
-    assert recognize.distance(case, {"error": error + " (at cs231n/x.py line 3, in f)"}, error) == 0
-    assert recognize.distance(case, {"error": "KeyError: 'W2'"}, error) == np.inf
-    assert recognize.distance(case, {"error": error}, mistake) == np.inf
+    assert diagnose.same_error({"error": error + " (at cs231n/x.py line 3, in f)"}, error)
+    assert not diagnose.same_error({"error": "KeyError: 'W2'"}, error)
+    assert not diagnose.same_error({"outputs": {}}, error)
 
 
 # ------------------------------------------------------------------ grading (in the worker)
 
 
-def test_an_unknown_mistake_and_two_mistakes_at_once_get_no_hint(tmp_path, reference):
+def test_two_mistakes_in_one_function_get_two_hints_and_an_unknown_one_a_clue(tmp_path, reference):
     two = [p for name in ("softmax loss not divided by N", "softmax gradient not divided by N")
            for p in BY_NAME[name].patches]  # fmt: skip
-    for name, patches in (("unknown", [UNKNOWN]), ("two", two)):
-        result = grade(make_submission(tmp_path / name, patches), reference)
-        assert lost(result), describe(result)
-        assert not any(r.mistake for r in result.results), describe(result)
-        assert HINT not in report.table(result)
+    result = grade(make_submission(tmp_path / "two", two), reference)
+    (softmax,) = [r for r in result.results if r.case.program == "softmax_loss"]
+    both = {"softmax loss not divided by N", "softmax gradient not divided by N"}
+    assert set(softmax.mistakes) == both, describe(result)
+    assert softmax.feedback.count(HINT) == 2, softmax.feedback
+    result = grade(make_submission(tmp_path / "unknown", [UNKNOWN]), reference)
+    assert lost(result), describe(result)
+    assert not any(r.mistake for r in result.results), describe(result)
+    (bn,) = [r for r in result.results if r.case.program == "batchnorm_backward"]
+    assert bn.clues == ("dx off by a constant factor",), bn.feedback
+    assert "dx is 1.5 times ours on every input" in report.table(result)
 
 
 def test_an_unwritten_function_runs_no_mistake():
-    """A starter's placeholder is unwritten work, not a mistake: ``closest`` returns at once,
+    """A starter's placeholder is unwritten work, not a mistake: ``explain`` returns at once,
     before it would run any mistake (the reference is not even looked at)."""
     case = CASES_BY_ID["affine_forward"]
     report = {"error": "NotImplementedError: affine_forward: write the forward pass (at x.py:3)"}
-    assert recognize.closest(case, report, reference=None) is None
+    assert recognize.explain(case, report, reference=None) == []

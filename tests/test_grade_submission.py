@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.grade import cases as case_table  # noqa: E402
-from tools.grade import notebooks, runner  # noqa: E402
+from tools.grade import q5, runner  # noqa: E402
 
 SEED = int(os.environ.get("GRADE_SEED", secrets.randbits(31)))
 PARAMS = [
@@ -63,5 +63,5 @@ def test_framework_notebook(submission, tmp_path):
     if submission is None:
         pytest.skip("the repository's notebooks are committed without outputs")
     root = runner.unpack(submission, tmp_path / "submission")
-    r = notebooks.grade_q5(root)
+    r, _ = q5.grade_q5(root, q5.ImageSets.load(), runner.Limits(), tmp_path / "q5")
     assert r.earned == r.case.points, f"{r.feedback} ({r.earned:g}/{r.case.points:g})"

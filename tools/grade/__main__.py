@@ -1,5 +1,7 @@
 """Grade submissions: ``python -m tools.grade SUBMISSION... [options]``.
 
+``python -m tools.grade --compare OLD.csv NEW.csv`` lists what changed between two runs.
+
 A SUBMISSION is an ``a2_code_submission.zip``, a folder laid out like the kit (with
 ``cs231n/``), or a folder of such zips or folders (each graded separately, in parallel over
 ``--jobs`` processes). Inputs are drawn fresh for each run from a logged seed; ``--seed``
@@ -15,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tools.grade import report, sandbox
+from tools.grade import q5, report, sandbox
 from tools.grade.cases import CASES, QUESTIONS, check_table
 from tools.grade.runner import Limits, Reference, grade
 
@@ -48,7 +50,14 @@ def unique_names(paths: list[Path]) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tools.grade", description=__doc__.split("\n")[0])
-    p.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION")
+    p.add_argument("submissions", nargs="*", type=Path, metavar="SUBMISSION")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("OLD_CSV", "NEW_CSV"),
+        help="list the submissions whose score moved between two runs' --csv, and why",
+    )
     p.add_argument("--json", type=Path, help="Gradescope results.json (a folder if several)")
     p.add_argument("--csv", type=Path, help="one row per submission")
     p.add_argument("--report", type=Path, help="class report for course staff (.html or .md)")
@@ -57,6 +66,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--questions", default="1,2,3,4,5", help="e.g. 2,4 (default all)")
     p.add_argument("--case-timeout", type=float, default=Limits.case_seconds, metavar="S")
     p.add_argument("--submission-timeout", type=float, default=Limits.total_seconds, metavar="S")
+    p.add_argument("--model-timeout", type=float, default=Limits.model_seconds, metavar="S")
+    p.add_argument(
+        "--q5-test-set",
+        type=Path,
+        metavar="NPZ",
+        help="a held-out set for Q5's models: uint8 images (N, 32, 32, 3) and labels (N,)",
+    )
+    p.add_argument(
+        "--q5-unverified",
+        action="store_true",
+        help="evaluate no Q5 model (a grader without torch or CIFAR-10): Q5 gives its run "
+        "points only, and the course staff evaluate the models elsewhere",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-submission table")
     p.add_argument(
         "--require-sandbox",
@@ -66,8 +88,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _q5_sets(args: argparse.Namespace) -> q5.ImageSets:
+    """The images Q5's models are evaluated on; exits with the fix when they cannot be read."""
+    try:
+        sets = q5.ImageSets.load(args.q5_test_set)
+    except (OSError, ValueError) as exc:
+        if str(exc).startswith("--q5-test-set"):
+            raise SystemExit(f"error: {exc}") from None
+        raise SystemExit(
+            f"error: Q5's models are evaluated on the CIFAR-10 test set: {exc} "
+            "(set CS231N_CIFAR10, or pass --q5-unverified)"
+        ) from None
+    if "torch" not in sets.loaders:
+        raise SystemExit(
+            "error: Q5's PyTorch models need torch in the grader's Python "
+            "(pip install -r requirements.txt), or pass --q5-unverified"
+        )
+    counts = ", ".join(f"{len(labels)} {name} images" for name, labels in sets.labels.items())
+    print(f"Q5: models evaluated on {counts}")
+    return sets
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.compare:
+        from tools.grade.compare import compare
+
+        print("\n".join(compare(*args.compare)))
+        return 0
+    if not args.submissions:
+        raise SystemExit("error: name at least one SUBMISSION (or --compare OLD.csv NEW.csv)")
     if args.report and args.report.suffix not in (".html", ".md"):
         raise SystemExit(f"error: --report must name a .html or .md file, got {args.report}")
     check_table()
@@ -76,7 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: --questions must name questions 1-5, got {args.questions!r}")
     seed = args.seed if args.seed is not None else secrets.randbits(31)
     print(f"grading inputs drawn with seed {seed} (repeat with --seed {seed})", flush=True)
-    limits = Limits(case_seconds=args.case_timeout, total_seconds=args.submission_timeout)
+    limits = Limits(
+        case_seconds=args.case_timeout,
+        total_seconds=args.submission_timeout,
+        model_seconds=args.model_timeout,
+    )
+    sets = _q5_sets(args) if 5 in questions and not args.q5_unverified else None
     plan = sandbox.plan()
     print(f"sandbox: {plan.describe(limits.processes, limits.disk_bytes)}", flush=True)
     if args.require_sandbox and plan.missing:
@@ -87,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
 
     def one(i: int):
-        return grade(paths[i], reference, limits, with_q5=5 in questions, name=names[i])
+        return grade(paths[i], reference, limits, 5 in questions, names[i], sets)
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = []

@@ -30,6 +30,9 @@ def source_files() -> list[Path]:
     """The solution's modules and the grader, relative to the repository root."""
     code = [p for p in (ROOT / "cs231n").rglob("*.py") if "datasets" not in p.parts]
     code += (ROOT / "tools" / "grade").glob("*.py")
+    # The marker and student-block readers the grader shares with the release (and what the
+    # release imports).
+    code += [ROOT / "tools" / name for name in ("collect_submission.py", "release.py", "reach.py")]
     return sorted(p.relative_to(ROOT) for p in code if "__pycache__" not in p.parts)
 
 

@@ -3,8 +3,10 @@
 Across a batch of graded submissions: the distribution of points per question (a plot), per
 graded function the share of submissions that lost points on it, and the most frequent known
 mistakes (``recognize.py``) with their counts and hints; what a teaching assistant needs for
-the next section meeting. An ``.html`` report is one self-contained page (plots embedded as
-PNG); a ``.md`` report is Markdown with its plots as PNG files beside it.
+the next section meeting. Wrong outputs that no catalogued mistake explains but a relation
+to the right output does ("dw N times too large", relations.py) are counted there too.
+An ``.html`` report is one self-contained page (plots embedded as PNG); a ``.md`` report
+is Markdown with its plots as PNG files beside it.
 
 Plots are drawn with matplotlib, imported only here: grading itself does not need it.
 """
@@ -12,7 +14,6 @@ Plots are drawn with matplotlib, imported only here: grading itself does not nee
 from __future__ import annotations
 
 import base64
-import html
 import io
 from collections import Counter
 from dataclasses import dataclass
@@ -21,11 +22,13 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from tools.grade import text
 from tools.grade.cases import QUESTIONS
 from tools.grade.mistakes import BY_NAME
 from tools.grade.runner import Result
 
 SUFFIXES = (".html", ".md")
+RELATION = "relation: "  # a row for a wrong output explained by a relation (relations.py)
 BAR = "#3b6ea8"  # the plots' bars (the screenshot test looks for this colour)
 
 
@@ -57,6 +60,13 @@ class Summary:
     functions: list[FunctionRow]
     mistakes: list[MistakeRow]  # most frequent first
     not_ok: list[str]  # "submission: status" where grading did not go smoothly
+    q5_flags: list[str]  # "submission: flag" for each Q5 model to check by hand (q5.py)
+
+
+def _hint(name: str) -> str:
+    if name.startswith(RELATION):
+        return "found by its relation to the right output (no catalogue entry): see the feedback"
+    return BY_NAME[name].hint
 
 
 def summarize(results: list[Result]) -> Summary:
@@ -72,8 +82,8 @@ def summarize(results: list[Result]) -> Summary:
             if r.earned < r.case.points - 1e-9:
                 lost[r.case.program] += 1
                 lost_points[r.case.program] += r.case.points - r.earned
-            if r.mistake:
-                mistakes[(r.mistake, r.case.function)] += 1
+            for name in (*r.mistakes, *(RELATION + c for c in r.clues)):
+                mistakes[(name, r.case.function)] += 1
     functions = [
         FunctionRow(
             QUESTIONS[c.question][0],
@@ -93,8 +103,9 @@ def summarize(results: list[Result]) -> Summary:
         points={q: [res.question_points(q) for res in results] for q in questions},
         totals=[res.total for res in results],
         functions=functions,
-        mistakes=[MistakeRow(m, f, k, k / n, BY_NAME[m].hint) for (m, f), k in ranked],
+        mistakes=[MistakeRow(m, f, k, k / n, _hint(m)) for (m, f), k in ranked],
         not_ok=[f"{res.submission}: {res.status}" for res in results if res.status != "ok"],
+        q5_flags=[f"{res.submission}: {f}" for res in results for f in res.q5.get("flags", [])],
     )
 
 
@@ -154,7 +165,7 @@ def mistakes_plot(summary: Summary, top: int = 15) -> bytes:
     return _barh(
         [r.name for r in rows],
         [r.count for r in rows],
-        "Most frequent known mistakes",
+        "Most frequent known mistakes and relations",
         "submissions",
         counts=True,
     )
@@ -203,18 +214,23 @@ def _tables(summary: Summary) -> dict[str, tuple[list[str], list[list[str]]]]:
 TITLES = {
     "points": "Points per question",
     "functions": "Functions: who loses points",
-    "mistakes": "Most frequent known mistakes",
+    "mistakes": "Most frequent known mistakes and relations",
 }
 
 
 def _intro(summary: Summary) -> str:
-    recognized = sum(r.count for r in summary.mistakes)
+    known = [r for r in summary.mistakes if not r.name.startswith(RELATION)]
+    relations = [r for r in summary.mistakes if r.name.startswith(RELATION)]
     text = (
         f"{summary.submissions} submissions graded with inputs seed {summary.seed}; "
-        f"{recognized} known mistakes recognized ({len(summary.mistakes)} different)."
+        f"{sum(r.count for r in known)} known mistakes recognized ({len(known)} different); "
+        f"{sum(r.count for r in relations)} wrong outputs explained by a relation to the right "
+        f"one ({len(relations)} different)."
     )
     if summary.not_ok:
         text += f" Not graded smoothly: {'; '.join(summary.not_ok)}."
+    if summary.q5_flags:
+        text += f" Q5 models to check by hand: {'; '.join(summary.q5_flags)}."
     return text
 
 
@@ -227,9 +243,9 @@ th { background: #eef2f7; } img { max-width: 100%; display: block; margin: 1em 0
 
 
 def _html_table(header: list[str], rows: list[list[str]], kind: str) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{text.html_text(h)}</th>" for h in header)
     body = "".join(
-        f'<tr class="{kind}">' + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+        f'<tr class="{kind}">' + "".join(f"<td>{text.html_text(c)}</td>" for c in row) + "</tr>"
         for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -237,7 +253,7 @@ def _html_table(header: list[str], rows: list[list[str]], kind: str) -> str:
 
 def to_html(summary: Summary) -> str:
     """The report as one page, its plots embedded."""
-    parts = [f"<h1>Class report</h1><p>{html.escape(_intro(summary))}</p>"]
+    parts = [f"<h1>Class report</h1><p>{text.html_text(_intro(summary))}</p>"]
     for key, (header, rows) in _tables(summary).items():
         png = base64.b64encode(PLOTS[key](summary)).decode()
         parts.append(f"<h2>{TITLES[key]}</h2>")
@@ -252,14 +268,15 @@ def to_html(summary: Summary) -> str:
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     def line(cells):
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(text.markdown(c) for c in cells) + " |"
 
-    return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)])
+    rule = "|" + " --- |" * len(header)
+    return "\n".join([line(header), rule, *map(line, rows)])
 
 
 def to_markdown(summary: Summary, images: dict[str, str]) -> str:
     """The report as Markdown; ``images`` names each plot's PNG file."""
-    parts = ["# Class report", _intro(summary)]
+    parts = ["# Class report", text.markdown(_intro(summary))]
     for key, (header, rows) in _tables(summary).items():
         parts += [f"## {TITLES[key]}", f"![{TITLES[key]}]({images[key]})", _md_table(header, rows)]
     return "\n\n".join(parts) + "\n"

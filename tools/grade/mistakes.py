@@ -48,7 +48,7 @@ def _m(case: str, name: str, hint: str, *patches: tuple[str, str, str]) -> Mista
     return Mistake(case, name, hint, tuple(patches))
 
 
-L, LU, OPT, SOL = "layers.py", "layer_utils.py", "optim.py", "solver.py"
+L, LU, OPT = "layers.py", "layer_utils.py", "optim.py"
 FC, CNN = "classifiers/fc_net.py", "classifiers/cnn.py"
 
 # Hints shared by the same mistake in several functions.
@@ -130,6 +130,13 @@ CATALOGUE = [
     _m("two_layer_net_loss", "TwoLayerNet forgets the regularization gradient",
        NO_REG_GRADIENT,
        (FC, '        grads["W1"] += self.reg * W1\n        grads["W2"] += self.reg * W2\n', "")),
+    _m("fc_net_init", "FullyConnectedNet parameters numbered from 0",
+       "the parameters are named W0, b0, ...; the layers are numbered from 1: W1, b1 for "
+       "the first",
+       (FC, '            self.params[f"W{i}"] = weight_scale * np.random.randn(fan_in, fan_out)',
+        '            self.params[f"W{i - 1}"] = weight_scale * np.random.randn(fan_in, fan_out)'),
+       (FC, '            self.params[f"b{i}"] = np.zeros(fan_out)',
+        '            self.params[f"b{i - 1}"] = np.zeros(fan_out)')),
     _m("fc_net_init", "FullyConnectedNet weights not scaled by weight_scale",
        UNSCALED,
        (FC, 'self.params[f"W{i}"] = weight_scale * np.random.randn(fan_in, fan_out)',
@@ -159,6 +166,14 @@ CATALOGUE = [
        "the new velocity is never written back into config, so every step starts again "
        "from the initial velocity",
        (OPT, '    config["velocity"] = v\n', "")),
+    _m("sgd", "sgd steps up the gradient",
+       "the step adds the gradient; gradient descent moves against it",
+       (OPT, '    next_w = w - config["learning_rate"] * dw\n',
+        '    next_w = w + config["learning_rate"] * dw\n')),
+    _m("dropout_forward_train", "dropout output in float64 for float32 input",
+       "the mask is float64, so the output of a float32 input becomes float64; give the "
+       "output the input's dtype",
+       (L, "        out = (x * mask).astype(x.dtype, copy=False)", "        out = x * mask")),
     _m("sgd_momentum", "momentum steps with the old velocity",
        "w moves by the previous velocity; update the velocity first, then step with the "
        "new one",
@@ -188,21 +203,6 @@ CATALOGUE = [
     _m("adam", "adam without the square root of v",
        "the step divides by the corrected second moment itself; divide by its square root",
        (OPT, "mhat / (np.sqrt(vhat) + config", "mhat / (vhat + config")),
-    _m("solver", "Solver forgets the best parameters",
-       "after training, the model keeps its last parameters; put back the ones with the "
-       "best validation accuracy",
-       (SOL, "self.model.params.update({name: w.copy() for name, w in self.best_params.items()})",
-        "pass")),
-    _m("solver", "Solver decays the learning rate every iteration",
-       "the learning rate is multiplied by lr_decay after every iteration; decay it once "
-       "per epoch",
-       (SOL, "            if epoch_end:\n                self.epoch += 1\n"
-        "                for config in self.optim_configs.values():\n"
-        '                    config["learning_rate"] *= self.lr_decay\n',
-        "            for config in self.optim_configs.values():\n"
-        '                config["learning_rate"] *= self.lr_decay\n'
-        "            if epoch_end:\n                self.epoch += 1\n")),
-    # ------------------------------------------------------------------------------ Q2
     _m("batchnorm_forward_train", "batchnorm with the unbiased batch variance",
        "the batch variance divides by N - 1; batch normalization uses the biased variance "
        "(divide by N)",
@@ -214,9 +214,6 @@ CATALOGUE = [
         "        running_mean = (1 - momentum) * running_mean + momentum * mean"),
        (L, "        running_var = momentum * running_var + (1 - momentum) * var",
         "        running_var = (1 - momentum) * running_var + momentum * var")),
-    _m("batchnorm_forward_train", "batchnorm eps outside the square root",
-       EPS_OUTSIDE,
-       (L, "        std = np.sqrt(var + eps)", "        std = np.sqrt(var) + eps")),
     _m("batchnorm_forward_test", "batchnorm test mode uses the batch statistics",
        "test mode normalizes with the mean and variance of the batch; it must use the "
        "running averages",
@@ -261,10 +258,6 @@ CATALOGUE = [
        "over its own features",
        (L, "    xc = x - x.mean(axis=1, keepdims=True)",
         "    xc = x - x.mean(axis=0, keepdims=True)")),
-    _m("layernorm_forward", "layernorm eps outside the square root",
-       EPS_OUTSIDE,
-       (L, "    std = np.sqrt((xc**2).mean(axis=1, keepdims=True) + eps)",
-        "    std = np.sqrt((xc**2).mean(axis=1, keepdims=True)) + eps")),
     _m("layernorm_backward", "layernorm backward forgets gamma",
        NO_GAMMA,
        (L, "    dx = _normalize_backward(dout * gamma, xhat, std, axis=1)",
@@ -405,16 +398,24 @@ CATALOGUE = [
         "    dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)\n",
         "    dbeta = dout.sum(axis=0, keepdims=True)\n"
         "    dgamma = (dout * xhat).sum(axis=0, keepdims=True)\n")),
-    _m("conv_sandwiches", "sandwich returns gradients in the wrong order (conv_bn_relu)",
+    _m("conv_backward_naive", "conv backward strips the padding as [pad:-pad]",
+       "dx is cut out of the padded gradient with a negative end index, which is empty when "
+       "pad is 0; end the slice at pad plus the input's size",
+       (L, "    dx = dx_pad[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]]",
+        "    dx = dx_pad[:, :, pad:-pad, pad:-pad]")),
+    _m("conv_bn_sandwiches", "sandwich returns gradients in the wrong order (conv_bn_relu)",
        "conv_bn_relu_backward unpacks the spatial batchnorm's gradients in the wrong "
        "order: dgamma and dbeta are swapped",
        (LU, "    da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)",
         "    da, dbeta, dgamma = spatial_batchnorm_backward(dan, bn_cache)")),
-    _m("conv_sandwiches", "conv_relu backward skips the ReLU",
+    _m("conv_relu_sandwiches", "conv_relu backward skips the ReLU",
        "conv_relu_backward passes dout straight to the convolution's backward pass; it must "
        "go back through the ReLU first",
        (LU, "    da = relu_backward(dout, relu_cache)\n    dx, dw, db = conv_backward_fast(",
         "    da = dout\n    dx, dw, db = conv_backward_fast(")),
+    _m("three_layer_convnet", "ThreeLayerConvNet ignores filter_size",
+       "the convolution's filters are always 7 by 7; their size is the filter_size argument",
+       (CNN, "        F, fs = num_filters, filter_size\n", "        F, fs = num_filters, 7\n")),
     _m("three_layer_convnet", "ThreeLayerConvNet forgets W1's regularization gradient",
        "the convolution's weights W1 get no regularization gradient, though the loss "
        "includes their L2 term",

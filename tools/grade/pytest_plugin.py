@@ -2,7 +2,7 @@
 
     pytest --submission=a2_code_submission.zip -m q2
 
-(tests/conftest.py loads this plugin where tools/grade exists; elsewhere
+(the repository's top-level conftest.py loads this plugin; elsewhere
 ``python -m pytest -p tools.grade.pytest_plugin ...`` does).
 Write ``--submission=PATH`` as one word: pytest takes a separate PATH for a test path when it
 looks for its root folder.

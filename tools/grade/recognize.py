@@ -1,12 +1,13 @@
-"""Recognizing known mistakes: which catalogued mistake (``mistakes.py``) a wrong answer is.
+"""Recognizing known mistakes: what explains a wrong answer.
 
 When a function loses points, the grader runs each of that function's catalogued mistakes on
 the same inputs: the case's program (``programs.py``) against our solution with the
 mistake's patches applied. That happens here, in the grader's own process, and runs only our
-code: of the student's work, only the outputs the worker returned are read. If the student's
-outputs all match a mistake's within the case's tolerances (or the student's code raised the
-same error), the feedback gets one more line, ``looks like a known mistake: <hint>``, for the
-closest such mistake. A function with full marks never gets one.
+code: of the student's work, only the outputs the worker returned are read. diagnose.py then
+explains each wrong output on its own, by a mistake whose output matches the student's or by
+a relation to ours (relations.py), and the feedback gets a line for each:
+``looks like a known mistake: <hint> (explains dx, dw)`` or ``a clue: <relation>``. A
+function with full marks never gets one.
 
 A patched solution is a set of fresh module objects built from our sources; ``sys.modules``
 is left alone. It holds the patched files, and every module that imports one of them (a
@@ -26,22 +27,27 @@ import warnings
 import weakref
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-from tools.grade import programs
-from tools.grade.cases import CASES_BY_ID, Case, compare
+from tools.grade import diagnose, programs
+from tools.grade.cases import CASES_BY_ID, Case, CaseResult
 from tools.grade.mistakes import BY_CASE, Mistake, patch_text
 from tools.grade.worker import describe_error
 
-if TYPE_CHECKING:
-    from tools.grade.runner import CaseResult, Reference
-
 HINT = "looks like a known mistake: "
+CLUE = "a clue: "
 PACKAGE = "cs231n"
 IMPORTS = re.compile(rf"^from {PACKAGE}(?:\.([\w.]+))? import (\([^)]*\)|.*)", re.MULTILINE)
 NOWHERE = "\0"  # no file lies under it: the errors of a patched solution name no place
+
+
+class Drawn(Protocol):
+    """A grading run's inputs and our outputs on them, by case (runner.Reference)."""
+
+    inputs: dict[str, dict]
+    outputs: dict[str, dict]
 
 
 # ------------------------------------------------------------------------ patched solution
@@ -137,75 +143,51 @@ def run(mistake: Mistake, inputs: dict) -> dict | str:
         return describe_error(exc, NOWHERE)
 
 
-def _output_distance(actual, expected: np.ndarray, kind: str, tol: float) -> float:
-    """``compare``'s error over the tolerance; NaN and inf must sit where the mistake's are."""
-    odd = ~np.isfinite(expected)
-    if odd.any():
-        a = np.asarray(actual) if actual is not None else np.empty(0)
-        if a.shape != expected.shape or not np.array_equal(a[odd], expected[odd], equal_nan=True):
-            return np.inf
-        actual, expected = a[~odd], expected[~odd]
-    ok, _, error = compare(actual, expected, kind, tol)
-    return error / tol if ok else np.inf
-
-
-def distance(case: Case, report: dict, outcome: dict | str) -> float:
-    """How far a worker's report is from a mistake's outcome, in tolerances: at most 1 when
-    every output matches (0 for the same error), inf when they cannot match."""
-    error = report.get("error")
-    if isinstance(outcome, str):
-        same = error == outcome or str(error).startswith(outcome + " (at ")
-        return 0.0 if same else np.inf
-    if error:
-        return np.inf
-    outputs = report.get("outputs") or {}
-    return max(
-        (_output_distance(outputs.get(k), v, *case.tolerance(k)) for k, v in outcome.items()),
-        default=np.inf,
-    )
-
-
 _LOCK = threading.Lock()  # mistakes run one at a time: the programs seed numpy's global RNG
 _OUTCOMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Reference -> {name: ...}
 
 
-def outcome(mistake: Mistake, reference: Reference) -> dict | str | None:
+def outcome(mistake: Mistake, reference: Drawn) -> dict | str | None:
     """``run`` on the reference's inputs, computed once per reference; None when the mistake
     changes nothing on these inputs (its outputs match the reference's)."""
     with _LOCK:
         known = _OUTCOMES.setdefault(reference, {})
         if mistake.name not in known:
             result = run(mistake, reference.inputs[mistake.case])
-            case, expected = CASES_BY_ID[mistake.case], {"outputs": reference.outputs[mistake.case]}
-            known[mistake.name] = None if distance(case, expected, result) <= 1 else result
+            case, expected = CASES_BY_ID[mistake.case], reference.outputs[mistake.case]
+            changes = isinstance(result, str) or diagnose.wrong_outputs(case, result, expected)
+            known[mistake.name] = result if changes else None
         return known[mistake.name]
 
 
 # -------------------------------------------------------------------------------- feedback
 
 
-def closest(case: Case, report: dict, reference: Reference) -> Mistake | None:
-    """The catalogued mistake of ``case`` nearest to the worker's report, if any matches."""
-    if report.get("stopped"):  # a timeout or a crash: no answer to compare
-        return None
-    if str(report.get("error") or "").startswith("NotImplementedError"):  # not written yet
-        return None
-    best, best_distance = None, np.inf
-    for mistake in BY_CASE.get(case.program, []):
-        result = outcome(mistake, reference)
-        d = np.inf if result is None else distance(case, report, result)
-        if d <= 1 and d < best_distance:
-            best, best_distance = mistake, d
-    return best
+def explain(case: Case, report: dict, reference: Drawn) -> list[diagnose.Diagnosis]:
+    """What explains the worker's ``report`` of ``case``: its known mistakes, then relations."""
+    mistakes = BY_CASE.get(case.program, [])
+    if report.get("stopped") or str(report.get("error") or "").startswith("NotImplementedError"):
+        return []  # a timeout, a crash, or not written yet: nothing to run the mistakes for
+    outcomes = {m.name: outcome(m, reference) for m in mistakes}
+    hints = {m.name: m.hint for m in mistakes}
+    inputs, expected = reference.inputs[case.program], reference.outputs[case.program]
+    return diagnose.diagnose(case, report, inputs, expected, outcomes, hints)
 
 
-def add_hints(results: list[CaseResult], reports: dict[str, dict], reference: Reference) -> None:
-    """Name the closest known mistake in the feedback of each function that lost points."""
+def add_hints(results: list[CaseResult], reports: dict[str, dict], reference: Drawn) -> None:
+    """Explain each function that lost points: a line per known mistake that explains some of
+    its outputs, and per relation that explains another (diagnose.py)."""
     for r in results:
         report = reports.get(r.case.program)
         if report is None or r.earned >= r.case.points - 1e-9:
             continue
-        mistake = closest(r.case, report, reference)
-        if mistake is not None:
-            r.mistake = mistake.name
-            r.feedback += f"\n{HINT}{mistake.hint}"
+        try:
+            found = explain(r.case, report, reference)
+        except Exception:  # a hint is a help: a fault in finding one never costs the grade
+            continue
+        for f in found:
+            explains = f" (explains {', '.join(f.outputs)})" if f.outputs else ""
+            r.feedback += f"\n{HINT if f.mistakes else CLUE}{f.text}{explains}"
+        r.mistakes = tuple(f.mistakes[0] for f in found if len(f.mistakes) == 1)
+        r.clues = tuple(f.key for f in found if not f.mistakes)
+        r.mistake = r.mistakes[0] if r.mistakes else ""

@@ -4,16 +4,21 @@ Outermost first, each layer where the machine allows it:
 
 - **bubblewrap** (``bwrap``): new user, PID, network, IPC and UTS namespaces, uid 65534
   inside; only the Python installation, the submission and the worker's runtime are mounted,
-  read-only; the work folder is a size-limited tmpfs, with the grader's ``out/`` folder bound
-  into it; the sandbox dies with the grader, and killing its PID 1 kills all of it. A grader
+  read-only; the work folder is a size-limited tmpfs that is gone with the sandbox (a file
+  deleted while still open counts until it is closed); no folder of the grader is bound in:
+  results come back on pipes (channel.py). The sandbox dies with the grader, and killing
+  its PID 1 kills all of it. A grader
   running as root mounts as root (it may read a Python under ``/root``), then ``setpriv``
   drops to the worker's own uid and an inner, unprivileged bwrap opens the user namespace.
 - **an unprivileged uid**: a root grader never runs student code as root. Each concurrent
   worker gets a uid of its own (``UID_BASE + slot``), so that root-only files stay closed,
   ``RLIMIT_NPROC`` counts only that worker's processes, and without a PID namespace every
   process of the submission can still be found and killed (``kill(-1)`` as that uid).
+- **a memory cgroup** (cgroup.py) where the machine gives one: every process of the sandbox,
+  its memfds and its tmpfs pages count against one limit.
 - inside the worker (worker.py): rlimits (CPU, memory, file size, processes), Landlock,
-  no capabilities. The grader bounds the disk its host-side folder takes (polling).
+  no capabilities. Without bubblewrap, the grader bounds the disk its work folder takes
+  (polling; a file deleted while open escapes the count).
 
 ``plan()`` probes once which layers work; ``Plan.describe`` is the report's sandbox line.
 """
@@ -37,6 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.grade.cgroup import Memory
 from tools.grade.worker import landlock_abi
 
 SANDBOX_UID = 65534  # the worker's uid inside the user namespace ("nobody")
@@ -54,6 +60,7 @@ class Plan:
     root: bool  # the grader runs as root
     drop_uid: bool  # the worker runs as a uid of its own (a root grader only)
     landlock: int  # the Landlock ABI the kernel offers (0: none)
+    cgroup: int = 0  # the version of the memory cgroups this process can make (0: none)
     why_not: tuple[str, ...] = ()  # why a layer is missing, for the report
 
     @property
@@ -69,6 +76,7 @@ class Plan:
             "process limit": ns or self.drop_uid,
             "whole-sandbox kill": ns or self.drop_uid,
             "disk bound": True,
+            "whole-sandbox memory bound": True,  # a cgroup, or the grader's own count
             "landlock": self.landlock > 0,
         }
 
@@ -76,7 +84,9 @@ class Plan:
     def missing(self) -> list[str]:
         return [name for name, on in self.active.items() if not on]
 
-    def describe(self, processes: int, disk_bytes: int, worker_note: str = "") -> str:
+    def describe(
+        self, processes: int, disk_bytes: int, worker_note: str = "", memory_bytes: int = 0
+    ) -> str:
         """The report's sandbox line; ``worker_note``: what the worker applied (Landlock)."""
         if not worker_note:  # before any worker ran: what it will find
             worker_note = f"landlock ABI {self.landlock}" if self.landlock else "no landlock"
@@ -93,6 +103,9 @@ class Plan:
             limit = f"{processes} processes" if self.drop_uid else "no process limit"
             parts = [f"no namespaces, {who}", limit]
         parts += [f"disk {mib} MiB", worker_note]
+        if memory_bytes:
+            how = f"cgroup v{self.cgroup}" if self.cgroup else "counted by the grader"
+            parts.append(f"{memory_bytes // 2**20} MiB memory in all ({how})")
         missing = ", ".join(self.missing) or "none"
         return "; ".join([*parts, f"missing: {missing}", *self.why_not])
 
@@ -123,7 +136,12 @@ def plan() -> Plan:
         if error:
             why.append(f"uid {UID_BASE} cannot run {sys.executable} ({error})")
             drop = False
-    return Plan(bwrap, root, drop, landlock_abi(), tuple(why))
+    group = Memory.create(2**30)
+    if group is None:
+        why.append("no memory cgroup can be made here: the grader counts the sandbox's memory")
+    else:
+        group.remove()
+    return Plan(bwrap, root, drop, landlock_abi(), group.version if group else 0, tuple(why))
 
 
 def _probe(trial: Plan) -> str:
@@ -186,13 +204,14 @@ def slot(p: Plan) -> Iterator[int | None]:
 
 
 def fresh_workdir(workdir: Path, uid: int | None) -> None:
-    """An empty ``workdir/out`` that ``uid`` may write (and reach: its parent turns 0711)."""
+    """An empty ``workdir`` that ``uid`` may write (and reach: its parent turns 0711).
+
+    Under bubblewrap a tmpfs hides it; without, the worker writes here."""
     shutil.rmtree(workdir, ignore_errors=True)
-    (workdir / "out").mkdir(parents=True)
+    workdir.mkdir(parents=True)
     if uid is not None:
         os.chmod(workdir.parent, 0o711)  # traverse only: the folder's names stay unlisted
-        for path in (workdir, workdir / "out"):
-            os.chown(path, uid, uid)
+        os.chown(workdir, uid, uid)
 
 
 # ------------------------------------------------------------------------------- command
@@ -228,8 +247,7 @@ def _mount_args(read_only: list[str], workdir: Path, disk_bytes: int) -> list[st
     args += [a for m in mounts for a in ("--ro-bind", m, m)]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--perms", "0777", "--size", str(disk_bytes), "--tmpfs", str(workdir)]
-    out = str(workdir / "out")
-    return [*args, "--bind", out, out, "--chdir", str(workdir)]
+    return [*args, "--chdir", str(workdir)]
 
 
 def command(
@@ -249,10 +267,26 @@ def command(
         return [*outer, *user_ns, "--", *argv], {}
     # Mount as root, then become `uid` and open the user namespace from there.
     outer += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    setpriv = [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}"]
-    setpriv += ["--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
     inner = [p.bwrap, *user_ns, "--dev-bind", "/", "/", "--chdir", str(workdir), "--"]
-    return [*outer, *setpriv, *inner, *argv], {}
+    return [*outer, *_setpriv(uid), *inner, *argv], {}
+
+
+def _setpriv(uid: int) -> list[str]:
+    """A command prefix that runs what follows as ``uid``, without capabilities."""
+    setpriv = [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}"]
+    return [*setpriv, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+def contain(cmd: list[str], ids: dict, group: Memory | None) -> tuple[list[str], dict]:
+    """``cmd`` and ``Popen``'s ids (from ``command``), made to start inside ``group``.
+
+    The shell that joins the group runs as the grader's user; a uid switch that ``Popen``
+    would make before it moves after it (setpriv)."""
+    if group is None:
+        return cmd, ids
+    if ids:
+        cmd = [*_setpriv(ids["user"]), *cmd]
+    return group.enter(cmd), {}
 
 
 def start(cmd: list[str], p: Plan, **popen) -> tuple[subprocess.Popen, int | None]:
@@ -264,9 +298,11 @@ def start(cmd: list[str], p: Plan, **popen) -> tuple[subprocess.Popen, int | Non
     if p.bwrap is None:
         return subprocess.Popen(cmd, start_new_session=True, **popen), None
     read, write = os.pipe()
-    cmd = [cmd[0], "--info-fd", str(write), *cmd[1:]]
+    at = cmd.index(p.bwrap)  # after the shell that joins a cgroup, if any
+    cmd = [*cmd[: at + 1], "--info-fd", str(write), *cmd[at + 1 :]]
+    passed = [write, *popen.pop("pass_fds", ())]
     try:
-        proc = subprocess.Popen(cmd, start_new_session=True, pass_fds=[write], **popen)
+        proc = subprocess.Popen(cmd, start_new_session=True, pass_fds=passed, **popen)
     finally:
         os.close(write)
     with os.fdopen(read, "rb") as info:

@@ -1,21 +1,21 @@
 """The sandboxed side of the grader: runs a student's ``cs231n`` on given inputs.
 
-    python -I -S worker.py RUNTIME WORKDIR
+    python -I -S worker.py RUNTIME WORKDIR REPLY_FD
 
-The grader copies this file and ``programs.py`` into a fresh RUNTIME folder, together with
-``job.json`` (what to run, what the sandbox may read) and ``inputs.npz`` (the inputs, and
-nothing else: expected outputs never leave the grader's process). Before any student code
-is imported, this process limits itself (CPU seconds, address space, file size, and the
-number of processes where the grader asks), restricts its file system access with Landlock
-(read: the Python installation, the submission and RUNTIME; write: WORKDIR only; no TCP, no
-signals to processes outside the sandbox) and drops its capabilities, so that it cannot
-raise the limits again. This is the inner layer: the grader runs it inside bubblewrap where
-the machine allows (tools/grade/sandbox.py).
+The grader copies this file, ``programs.py`` and ``channel.py`` into a fresh RUNTIME folder,
+together with ``job.json`` (what the sandbox may read, the limits) and ``inputs.npz`` (the
+inputs, and nothing else: expected outputs never leave the grader's process). Before any
+student code is imported, this process limits itself (CPU seconds, address space, file
+size, and the number of processes where the grader asks), restricts its file system access
+with Landlock (read: the Python installation, the submission and RUNTIME; write: WORKDIR
+only; no TCP, no signals to processes outside the sandbox) and drops its capabilities, so
+that it cannot raise the limits again. This is the inner layer: the grader runs it inside
+bubblewrap where the machine allows (tools/grade/sandbox.py).
 
-For each case it appends the case id to ``out/progress.txt``, runs the program, and writes
-``out/<case>.npz`` (the outputs as arrays) and ``out/<case>.json`` (error message, outputs
-that were not arrays). Only ``out/`` reaches the grader (under bubblewrap the rest of
-WORKDIR is a tmpfs); the grader trusts nothing else from here, and checks those files.
+It then answers the grader's requests (channel.py): for each case the grader asks for on
+stdin, it runs the program and sends one frame on REPLY_FD (a pipe the grader holds) with
+the outputs as arrays, or the error message, and why an output was not an array. Nothing
+else reaches the grader: no file of WORKDIR is read by it, and it checks every frame.
 This file imports only the standard library and, after sandboxing, numpy.
 """
 
@@ -149,31 +149,49 @@ def describe_error(exc: BaseException, submission: str) -> str:
     return message
 
 
-def save(case: str, outputs: object, out_dir: Path, np) -> dict:
-    """Write the outputs that are numeric arrays; say why the others are not."""
+def outputs_frame(outputs: object, np) -> tuple[dict, dict]:
+    """The result frame's head and arrays: the outputs that are numeric arrays, and why the
+    others are not."""
     if not isinstance(outputs, dict):
-        return {"error": f"the program returned {type(outputs).__name__}"}
+        return {"error": f"the program returned {type(outputs).__name__}"}, {}
     arrays, bad = {}, {}
     for name, value in outputs.items():
         try:
             array = np.asarray(value)
             if array.dtype.kind not in "biuf":
                 raise TypeError(f"dtype {array.dtype}")
-            arrays[name] = array
+            arrays[str(name)] = array
         except Exception as exc:  # any value a student's code returned
-            bad[name] = f"is not a numeric array ({type(value).__name__}: {exc})"[:200]
-    np.savez(out_dir / f"{case}.npz", **arrays)
-    return {"error": None, "bad_outputs": bad}
+            bad[str(name)] = f"is not a numeric array ({type(value).__name__}: {exc})"[:200]
+    return {"error": None, "bad_outputs": bad}, arrays
 
 
-def run(runtime: Path, workdir: Path) -> None:
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def enter(runtime: Path, workdir: Path, reply: int) -> tuple[dict, object, int]:
+    """Limit this process, then greet the grader; returns (the job, the channel module, the
+    requests' fd). Called before any student code or framework is imported."""
     _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with its parent (the grader)
     job = json.loads((runtime / "job.json").read_text())
     set_limits(job["limits"])
     note = landlock(job["read"], [str(workdir), "/dev/null"])
     drop_capabilities()
-    out_dir = workdir / "out"
-    (out_dir / "sandbox.txt").write_text(note + "\n")
+    channel = _load(runtime / "channel.py", "grade_channel")
+    requests = os.dup(0)  # the grader's requests; student code reading stdin finds nothing
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    channel.send(reply, {"kind": "hello", "note": note})
+    return job, channel, requests
+
+
+def run(runtime: Path, workdir: Path, reply: int) -> None:
+    job, channel, requests = enter(runtime, workdir, reply)
     submission = job["submission"]
     sys.path[:0] = [submission]
     sys.path.extend(job["site"])
@@ -181,23 +199,30 @@ def run(runtime: Path, workdir: Path) -> None:
 
     import numpy as np
 
-    spec = importlib.util.spec_from_file_location("grade_programs", runtime / "programs.py")
-    programs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(programs)
-    cs = programs.Modules()
+    compat = _load(runtime / "compat.py", "grade_compat")
+    compat.install(np)  # the course's numpy 1.x names, future/past (tools/grade/compat.py)
+    programs = _load(runtime / "programs.py", "grade_programs")
+    cs = programs.Modules(job.get("conventions"))
     inputs = np.load(runtime / "inputs.npz", allow_pickle=False)
-    progress = open(out_dir / "progress.txt", "a")  # noqa: SIM115 (kept open while running)
-    for case in job["todo"]:
-        progress.write(case + "\n")
-        progress.flush()
+    # Bound here, before any student code runs: code that replaces a module's attribute
+    # (compat.fault, reached through the frames) does not reach the names this loop calls.
+    fault, send, requests_of, describe = (
+        compat.fault,
+        channel.send,
+        channel.requests,
+        describe_error,
+    )
+    for asked in requests_of(requests):
+        case = asked["case"]
         prefix = case + "."
         a = {k[len(prefix) :]: inputs[k] for k in inputs.files if k.startswith(prefix)}
         try:
-            result = save(case, getattr(programs, case)(cs, a), out_dir, np)
+            head, arrays = outputs_frame(getattr(programs, case)(cs, a), np)
         except BaseException as exc:  # student code may raise anything, SystemExit included
-            result = {"error": describe_error(exc, submission)}
-        (out_dir / f"{case}.json").write_text(json.dumps(result))
+            error = describe(exc, submission)
+            head, arrays = {"error": error, "environment": fault(exc, np)}, {}
+        send(reply, {"kind": "result", "case": case, "nonce": asked["nonce"], **head}, arrays)
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]), Path(sys.argv[2]))
+    run(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))
