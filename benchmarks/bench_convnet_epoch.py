@@ -21,6 +21,7 @@ import argparse
 import time
 
 import numpy as np
+from _machine import describe
 from _timing import cores
 from threadpoolctl import threadpool_limits
 
@@ -72,6 +73,7 @@ def main() -> None:
 
     iters = NUM_TRAIN // BATCH_SIZE
     epoch = iters * per_iter + 4 * per_check
+    print(describe())
     print(
         f"ThreeLayerConvNet, float32, {fast_layers.get_backend().name} kernels, "
         f"{args.threads} thread(s) on {cores()} core(s), "

@@ -5,18 +5,22 @@ Every row runs ours and PyTorch's on the same inputs in the same process, in tur
 (``_timing.round_robin``), twice:
 
 - primary: wall time with ``--threads`` threads (default 2) for numpy's BLAS, our Cython
-  kernels and PyTorch alike, best of ``--repeat``;
-- secondary: CPU time of one thread (``time.thread_time``) with everything on 1 thread.
+  kernels and PyTorch alike, median of ``--repeat``;
+- secondary: CPU time of one thread (``time.thread_time``) with everything on 1 thread, median.
 
 Both columns give ours / PyTorch; the target column is the bound on the primary ratio. The
 table ends with our ThreeLayerConvNet speed-up from 1 to 2 threads (wall time), and the GFLOP/s
 of the largest convolution, ours and PyTorch's, beside the rates of large matrix products.
 Rows whose case ends in ``*`` are the ones the targets name. Timing is only meaningful on an
-idle machine: the script warns when the load average is above 1.
+idle machine: the script warns when the load average is above 1. The output starts with the
+CPU model and numpy's BLAS configuration (threadpoolctl), which the ratios depend on.
 
     python benchmarks/bench_fast_layers.py [--threads 2] [--repeat 7] [--strategies]
+    python benchmarks/bench_fast_layers.py --profile [--steps 30]
 
-``--strategies`` adds a row for every strategy behind the fast layers.
+``--strategies`` adds a row for every strategy behind the fast layers. ``--profile`` prints
+only where one ThreeLayerConvNet step goes, phase by phase, ours and PyTorch's side by side
+(``profile_step.py``): wall time, or with ``--threads 1`` the CPU time of the one thread.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _machine import describe
 from _timing import cores, ms, round_robin, warn_if_busy
+from profile_step import print_profile
 from threadpoolctl import threadpool_limits
 
 from cs231n import fast_layers
@@ -130,13 +136,14 @@ def on_threads(n: int) -> Iterator[None]:
 
 
 def timed(fns: dict[str, Callable], threads: int, repeat: int) -> dict[str, tuple[float, float]]:
-    """Best seconds of each function on ``threads`` threads (wall time), and on 1 (CPU time)."""
-    best = {}
+    """Median seconds of each function on ``threads`` threads (wall time), and on 1 (CPU
+    time)."""
+    medians = {}
     for n, clock in ((threads, time.perf_counter), (1, time.thread_time)):
         with on_threads(n):
-            for name, (t, _) in round_robin(fns, repeat=repeat, clock=clock).items():
-                best.setdefault(name, []).append(t)
-    return {name: (t[0], t[1]) for name, t in best.items()}
+            for name, (_, t) in round_robin(fns, repeat=repeat, clock=clock).items():
+                medians.setdefault(name, []).append(t)
+    return {name: (t[0], t[1]) for name, t in medians.items()}
 
 
 class Table:
@@ -150,7 +157,7 @@ class Table:
 
     def rows(self, case: str, dtype, ours: dict[str, Callable], theirs: Callable, target):
         """Time ``ours`` (the first is the fast layer, the others its strategies) beside
-        ``theirs``; print a row each. Returns the (wall, CPU) best times by name, PyTorch's
+        ``theirs``; print a row each. Returns the (wall, CPU) median times by name, PyTorch's
         as "torch"."""
         times = timed({**ours, "torch": theirs}, self.threads, self.repeat)
         t_wall, t_cpu = times["torch"]
@@ -169,7 +176,7 @@ class Table:
 
 
 def conv_rows(table: Table, rng, strategies: bool) -> float:
-    """The conv rows; returns the best 2-thread times of the largest case (float32), ours and
+    """The conv rows; returns the median 2-thread times of the largest case (float32), ours and
     PyTorch's."""
     names = ["conv"] + (["conv im2col"] if strategies else [])
     largest = (0.0, 0.0)
@@ -226,21 +233,31 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=min(2, cores()))
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--strategies", action="store_true", help="a row for every strategy")
+    parser.add_argument("--profile", action="store_true", help="only the step, phase by phase")
+    parser.add_argument("--steps", type=int, default=30, help="steps timed by --profile")
     args = parser.parse_args()
     load = warn_if_busy()
     rng = np.random.default_rng(0)
     print(
+        f"{describe()}\n"
         f"ours ({fast_layers.get_backend().name} kernels) vs PyTorch {torch.__version__}; "
         f"{args.threads} thread(s) on {cores()} core(s), load average {load:.2f}, "
-        f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}; "
-        f"best of {args.repeat}, ms per forward + backward (per training step for the "
+        f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}"
+    )
+    X = rng.standard_normal((POOL_SIZE, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(10, size=POOL_SIZE)
+    if args.profile:
+        with on_threads(args.threads):
+            clock = time.thread_time if args.threads == 1 else time.perf_counter
+            print_profile(X, y, BATCH, HIDDEN, args.steps, clock)
+        return
+    print(
+        f"median of {args.repeat}, ms per forward + backward (per training step for the "
         "iteration)\n"
     )
     table = Table(args.threads, args.repeat)
     largest = conv_rows(table, rng, args.strategies)
     pool_rows(table, rng, args.strategies)
-    X = rng.standard_normal((POOL_SIZE, 3, 32, 32)).astype(np.float32)
-    y = rng.integers(10, size=POOL_SIZE)
     case = f"ThreeLayerConvNet, batch {BATCH}, hidden {HIDDEN}, Adam *"
     times = table.rows(
         case,
@@ -251,7 +268,7 @@ def main() -> None:
     )
 
     with on_threads(1):
-        one = round_robin({"iteration": our_iteration(X, y)}, repeat=args.repeat)["iteration"][0]
+        one = round_robin({"iteration": our_iteration(X, y)}, repeat=args.repeat)["iteration"][1]
     speedup = one / times["iteration"][0]
     print(
         f"\nThreeLayerConvNet iteration, ours: {ms(one)} ms on 1 thread (wall), "

@@ -7,7 +7,10 @@ batches of ``--batch`` random images, as in ``train_fast``) in turns, and scales
 step to an epoch of 49,000 images. Random images stand in for CIFAR-10: the time does not
 depend on the pixel values.
 
-    python benchmarks/bench_fastnet_epoch.py [--repeat 4] [--batch 500] [--threads N]
+    python benchmarks/bench_fastnet_epoch.py [--repeat 4] [--batch 500] [--threads N] [--bf16]
+
+bfloat16 autocast is timed only where the CPU computes in bfloat16 natively (``--bf16`` times
+it anyway): elsewhere PyTorch emulates it, and one step takes minutes.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import argparse
 
 import torch
 import torch.nn.functional as F
+from _machine import describe
 from _timing import cores, round_robin
 
+from cs231n import _cpu
 from cs231n import reference_models as rm
 
 NUM_TRAIN = 49_000
-WIDTHS = ((32, 128, 128), (48, 192, 192), (64, 256, 256))
+WIDTHS = ((32, 128, 128), (40, 160, 160), (48, 192, 192), (64, 256, 256))
 
 
 def make_step(widths: tuple[int, int, int], batch: int, bf16: bool):
@@ -47,15 +52,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=4, help="timed steps per variant")
     parser.add_argument("--batch", type=int, default=500, help="images per step")
     parser.add_argument("--threads", type=int, default=cores(), help="torch CPU threads")
+    parser.add_argument("--bf16", action="store_true", help="time bfloat16 even if emulated")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    native, why = _cpu.native_bf16()
+    print(describe())
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}")
-
+    print(f"native bfloat16: {native} ({why})")
+    precisions = (True, False) if native or args.bf16 else (False,)
     steps = {
         (widths, bf16): make_step(widths, args.batch, bf16)
         for widths in WIDTHS
-        for bf16 in (True, False)
+        for bf16 in precisions
     }
     times = round_robin(steps, repeat=args.repeat)
     print("| widths | precision | s per step (best, median) | s per epoch (median) |")

@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 
+from _machine import describe
 from _timing import cores, warn_if_busy
 
 VARIABLE = "OPENBLAS_THREAD_TIMEOUT"
@@ -33,6 +34,7 @@ def child(threads: int, repeat: int) -> None:
 
     libs = [lib for lib in _blas.controller().lib_controllers if lib.internal_api == "openblas"]
     timeouts = [lib.dynlib.openblas_thread_timeout() for lib in libs]
+    print(describe())
     print(
         f"{VARIABLE}={os.environ.get(VARIABLE, 'unset')}; OpenBLAS's thread timeout now "
         f"(log2 of cycles; 0: its default, 28): {timeouts}\n"

@@ -1,15 +1,17 @@
 """The reference solution of PyTorch.ipynb's open-ended Part IV: a fast CIFAR-10 network.
 
 ``FastNet`` (a fixed patch-whitening layer and three conv-batchnorm-GELU stages), its training
-recipe ``FastRecipe`` and ``train_fast``, which trains it with the helpers of
-``cs231n.torch_utils``. The notebook's write-up explains the choices and
-``benchmarks/train_pytorch_model.py`` runs the same code. Solution only: the student release
-(``tools/release.py``) leaves this module out, and students build their own model instead.
+recipe ``FastRecipe``, ``fit_to_machine``, which chooses its precision and widths from the
+machine's measured speed, and ``train_fast``, which trains it with the helpers of
+``cs231n.torch_utils`` within a time budget (``TimeBudget``). The notebook's write-up
+explains the choices and ``benchmarks/train_pytorch_model.py`` runs the same code. Solution
+only: the student release (``tools/release.py``) leaves this module out, and students build
+their own model instead.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -20,6 +22,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from cs231n import torch_utils as tu
+from cs231n.reference_models_budget import (
+    BUDGET_MARGIN,
+    FORWARD_SHARE,
+    TimeBudget,
+    WarmupSchedule,
+    steps_in_budget,
+)
 from cs231n.torch_utils import BatchLoader, History, augment, channel_stats, normalize, train
 
 
@@ -117,14 +127,18 @@ class FastRecipe:
     ``start_factor * lr`` to ``lr`` over the first ``warmup`` fraction of the steps, then falls
     linearly to 0. ``translate``: random shifts of up to this many pixels (and random flips).
     ``whiten_bias_epochs``: the whitening bias is frozen after this many epochs. ``tta``: the
-    test-time augmentation level of ``predict``. ``bf16``: autocast to bfloat16.
+    test-time augmentation level of ``predict``. ``bf16``: autocast to bfloat16; ``None``
+    decides from the machine (``fit_to_machine``): only where it computes in bfloat16 natively
+    and a timed probe confirms that it is faster.
 
     ``budget_minutes``: the wall time that training plus the test evaluation may take. ``None``
-    trains for ``epochs``; with a budget, ``epochs`` only shapes the first epoch's warm-up,
-    after which ``EpochBudget`` fixes the length from the measured epoch time.
+    trains for ``epochs``. With a budget, ``TimeBudget`` fixes the length of the run from the
+    measured step time after the first few steps (``epochs`` is only the first plan), and
+    ``widths=None`` picks the widest of ``width_choices`` for which at least ``min_epochs``
+    epochs fit (else the narrowest), from a timed probe of each.
     """
 
-    widths: tuple[int, int, int] = (48, 192, 192)
+    widths: tuple[int, int, int] | None = (48, 192, 192)
     epochs: int = 9
     budget_minutes: float | None = None
     batch_size: int = 500
@@ -138,119 +152,169 @@ class FastRecipe:
     start_factor: float = 0.2
     whiten_bias_epochs: int = 3
     tta: int = 2
-    bf16: bool = True
+    bf16: bool | None = None
+    width_choices: tuple[tuple[int, int, int], ...] = (
+        (32, 128, 128),
+        (40, 160, 160),
+        (48, 192, 192),
+    )
+    min_epochs: int = 8
 
     @classmethod
     def for_device(cls, device: torch.device) -> FastRecipe:
-        """On a CPU, as many epochs as fit in 12 minutes; on a GPU, a wider net for 16 epochs."""
+        """On a CPU, widths, precision and length fitted to 12 minutes of this machine (see
+        ``fit_to_machine``, which ``train_fast`` runs); on a GPU, a wider net for 16 epochs."""
         if device.type == "cuda":
-            recipe = cls(widths=(128, 384, 384), epochs=16)
+            recipe = cls(widths=(128, 384, 384), epochs=16, bf16=True)
         else:
-            recipe = cls(budget_minutes=12.0)
+            recipe = cls(widths=None, budget_minutes=12.0)
         return recipe
 
 
-class OneCycle:
+class OneCycle(WarmupSchedule):
     """Learning-rate factor of each step (a ``LambdaLR`` lambda): linear from ``start_factor``
     up to 1 over the first ``warmup`` fraction of ``total_steps``, then linear down to 0 at
-    ``total_steps``. ``total_steps`` may be changed during training (``EpochBudget`` does)."""
+    ``total_steps``, which ``TimeBudget`` may change during training."""
 
-    def __init__(self, total_steps: int, warmup: float, start_factor: float) -> None:
-        self.total_steps, self.warmup, self.start_factor = total_steps, warmup, start_factor
-
-    @property
-    def peak(self) -> int:
-        """The step at which the factor reaches 1."""
-        return max(1, round(self.warmup * self.total_steps))
-
-    def __call__(self, step: int) -> float:
-        peak = self.peak
-        if step < peak:
-            return self.start_factor + (1 - self.start_factor) * step / peak
-        return max(0.0, (self.total_steps - step) / max(1, self.total_steps - peak))
+    def decay(self, done: float) -> float:
+        return 1.0 - done
 
 
-class EpochBudget:
-    """Fits a run's length into a wall-time budget: an ``on_epoch_end`` hook for ``tu.train``.
+# ---------------------------------------------------------------------------------------------
+# Fitting the recipe to the machine
+# ---------------------------------------------------------------------------------------------
 
-    After each epoch, the epochs that fit are those whose time (the median of the epochs so
-    far, which a passing burst of load does not move) fits in what is left of ``seconds``,
-    counted from ``start`` (a ``time.perf_counter()`` value), after the test evaluation,
-    estimated as ``test_checks`` times the median validation check, and a safety ``margin``
-    (a fraction of the budget). The schedule's length follows: it may grow
-    or shrink while the learning rate still warms up, and only shrink afterwards, so that the
-    learning rate never rises again once it falls. ``log`` prints each change of plan.
-    """
-
-    def __init__(
-        self,
-        seconds: float,
-        start: float,
-        schedule: OneCycle,
-        steps_per_epoch: int,
-        test_checks: float,
-        margin: float = 0.03,
-        log: Callable[[str], None] = print,
-    ) -> None:
-        self.seconds, self.start, self.schedule = seconds, start, schedule
-        self.steps_per_epoch, self.test_checks, self.margin = steps_per_epoch, test_checks, margin
-        self.log = log
-
-    def __call__(self, done: int, history: History) -> int:
-        planned = self.schedule.total_steps // self.steps_per_epoch
-        elapsed = time.perf_counter() - self.start
-        epoch_seconds = statistics.median(history.epoch_seconds)
-        test_seconds = self.test_checks * statistics.median(history.check_seconds or [0.0])
-        left = self.seconds * (1 - self.margin) - elapsed - test_seconds
-        fit = done + max(0, math.floor(left / epoch_seconds))
-        warming_up = done * self.steps_per_epoch < self.schedule.peak
-        epochs = fit if warming_up else min(fit, planned)
-        if epochs != planned:
-            self.schedule.total_steps = epochs * self.steps_per_epoch
-            self.log(
-                f"time budget {self.seconds / 60:.1f} min: {elapsed:.0f} s used after "
-                f"{done} epoch(s) of {epoch_seconds:.0f} s (median), test evaluation "
-                f"estimated at {test_seconds:.0f} s: {epochs} epochs in all"
-            )
-        return epochs
+# Forward passes per test image at each test-time augmentation level of ``tu.predict``.
+TTA_PASSES = {0: 1, 1: 2, 2: 4}
 
 
-def train_fast(
-    recipe: FastRecipe,
-    data: dict[str, torch.Tensor],
-    device: torch.device,
-    seed: int = 0,
-    progress: bool = True,
-) -> tuple[FastNet, History]:
-    """Build a ``FastNet`` and train it on ``data['X_train'], data['y_train']`` (raw pixels,
-    see ``load_cifar10_tensors``) following ``recipe``; the history checks ``X_val`` after
-    each epoch. With ``recipe.budget_minutes``, the budget counts from this call and covers
-    the evaluation of ``data['X_test']`` with ``recipe.tta`` (when there is a test set).
-    Returns the trained model (in eval mode) and its history.
-    """
-    start = time.perf_counter()
-    torch.manual_seed(seed)
-    mean, std = channel_stats(data["X_train"])
-    model = FastNet(mean, std, recipe.widths).to(device)
-    model.init_whitening(data["X_train"][:5000])
+def time_steps(
+    widths: tuple[int, int, int], bf16: bool, batch_size: int, device: torch.device, steps: int = 2
+) -> float:
+    """Seconds per training step of a fresh ``FastNet`` of ``widths`` on a random batch of
+    ``batch_size`` images (autocast to bfloat16 if ``bf16``): the median of ``steps`` timed
+    steps after one that warms up."""
+    model = FastNet(torch.zeros(3), torch.ones(3), widths).to(device)
     model = model.to(memory_format=torch.channels_last)
+    x = (255 * torch.rand(batch_size, 3, 32, 32, device=device)).contiguous(
+        memory_format=torch.channels_last
+    )
+    y = torch.randint(0, 10, (batch_size,), device=device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.85, nesterov=True)
+    seconds = []
+    for _ in range(steps + 1):
+        step_start = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            scores = model(x)
+        loss = F.cross_entropy(scores.float(), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds.append(time.perf_counter() - step_start)
+    return statistics.median(seconds[1:])
 
+
+def fit_to_machine(
+    recipe: FastRecipe,
+    device: torch.device | str,
+    num_train: int,
+    start: float | None = None,
+    measure: Callable[[tuple[int, int, int], bool], float] | None = None,
+    native: tuple[bool, str] | None = None,
+    log: Callable[[str], None] = print,
+) -> FastRecipe:
+    """``recipe`` with what it leaves to the machine decided: ``bf16`` and ``widths``.
+
+    Precision: bfloat16 only where ``device`` computes in it natively (``native``, default
+    ``tu.native_bf16(device)``) and one timed step of each precision, at the widest of the
+    ``width_choices``, confirms that it is faster. Widths (needs ``budget_minutes``): the widest
+    of ``width_choices`` for which ``min_epochs`` epochs of ``num_train`` images fit in what is
+    left of the budget, counted from ``start`` (default: now), from a timed probe of each, the
+    narrowest first; the narrowest if none does. ``measure(widths, bf16)``: seconds per step
+    (default ``time_steps`` on ``device`` with the recipe's batch size). ``log`` says what was
+    chosen and why.
+    """
+    start = time.perf_counter() if start is None else start
+    device = torch.device(device)
+    if measure is None:
+
+        def measure(widths: tuple[int, int, int], bf16: bool) -> float:
+            return time_steps(widths, bf16, recipe.batch_size, device)
+
+    if recipe.bf16 is None:
+        recipe = dataclasses.replace(
+            recipe, bf16=_choose_bf16(recipe, device, measure, native, log)
+        )
+    if recipe.widths is None:
+        if recipe.budget_minutes is None:
+            raise ValueError("widths=None (chosen from the machine's speed) needs budget_minutes")
+        recipe = dataclasses.replace(
+            recipe, widths=_choose_widths(recipe, num_train, start, measure, log)
+        )
+    return recipe
+
+
+def _choose_bf16(recipe, device, measure, native, log) -> bool:
+    """Whether ``recipe`` should autocast to bfloat16 on ``device`` (see ``fit_to_machine``)."""
+    has_bf16, why = tu.native_bf16(device) if native is None else native
+    use_bf16 = False
+    if has_bf16:
+        widths = recipe.widths or recipe.width_choices[-1]
+        seconds = {bf16: measure(widths, bf16) for bf16 in (False, True)}
+        use_bf16 = seconds[True] < seconds[False]
+        why += (
+            f"; a step of widths {widths} took {seconds[True]:.2f} s in bfloat16 and "
+            f"{seconds[False]:.2f} s in float32"
+        )
+    log(f"precision: {'bfloat16 autocast' if use_bf16 else 'float32'} ({why})")
+    return use_bf16
+
+
+def _choose_widths(recipe, num_train, start, measure, log) -> tuple[int, int, int]:
+    """The widest of ``recipe.width_choices`` that fits ``min_epochs`` (see ``fit_to_machine``)."""
+    steps_per_epoch = num_train // recipe.batch_size
+    check_steps = FORWARD_SHARE * 1000 / recipe.batch_size  # a check: 1,000 validation images
+    test_checks = TTA_PASSES[recipe.tta] * 10  # the test: 10,000 images
+    chosen = recipe.width_choices[0]
+    for widths in recipe.width_choices:
+        step = measure(widths, recipe.bf16)
+        left = 60 * recipe.budget_minutes * (1 - BUDGET_MARGIN) - (time.perf_counter() - start)
+        steps = steps_in_budget(left, step, check_steps * step, test_checks, steps_per_epoch)
+        epochs = steps / steps_per_epoch
+        log(f"widths {widths}: {step:.2f} s a step, {epochs:.1f} epochs fit in the budget")
+        if epochs < recipe.min_epochs:
+            break
+        chosen = widths
+    log(
+        f"widths: {chosen} (the widest of which {recipe.min_epochs} epochs fit, else the narrowest)"
+    )
+    return chosen
+
+
+def _optimizer(model: FastNet, recipe: FastRecipe) -> torch.optim.SGD:
+    """Nesterov SGD: the weights at ``recipe.lr`` with weight decay, the biases (and batchnorm
+    scales) at ``bias_lr_scale`` times that rate with the same effective decay."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     weights = [p for p in trainable if p.ndim > 1]
     biases = [p for p in trainable if p.ndim == 1]
     bias_lr = recipe.lr * recipe.bias_lr_scale
-    optimizer = torch.optim.SGD(
-        [
-            {"params": weights, "lr": recipe.lr, "weight_decay": recipe.weight_decay},
-            {
-                "params": biases,
-                "lr": bias_lr,
-                "weight_decay": recipe.lr * recipe.weight_decay / bias_lr,
-            },
-        ],
-        momentum=recipe.momentum,
-        nesterov=True,
-    )
+    groups = [
+        {"params": weights, "lr": recipe.lr, "weight_decay": recipe.weight_decay},
+        {
+            "params": biases,
+            "lr": bias_lr,
+            "weight_decay": recipe.lr * recipe.weight_decay / bias_lr,
+        },
+    ]
+    return torch.optim.SGD(groups, momentum=recipe.momentum, nesterov=True)
+
+
+def _loaders(
+    recipe: FastRecipe, data: dict[str, torch.Tensor], device: torch.device, seed: int
+) -> tuple[BatchLoader, BatchLoader]:
+    """The shuffled, augmented training batches and the validation batches (channels-last)."""
     train_loader = BatchLoader(
         data["X_train"],
         data["y_train"],
@@ -265,20 +329,53 @@ def train_fast(
     val_loader = BatchLoader(
         data["X_val"], data["y_val"], 1000, device=device, memory_format=torch.channels_last
     )
-    schedule = OneCycle(recipe.epochs * len(train_loader), recipe.warmup, recipe.start_factor)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    budget = None
-    if recipe.budget_minutes is not None:
-        passes = {0: 1, 1: 2, 2: 4}[recipe.tta]  # forward passes per test image
-        test_checks = passes * len(data.get("X_test", ())) / len(data["X_val"])
-        budget = EpochBudget(
-            60 * recipe.budget_minutes,
-            start,
-            schedule,
-            len(train_loader),
-            test_checks,
-            log=tqdm.write,
+    return train_loader, val_loader
+
+
+def _budget(
+    recipe: FastRecipe, data: dict[str, torch.Tensor], schedule: OneCycle, steps: int, start: float
+) -> TimeBudget | None:
+    """The time budget of ``recipe.budget_minutes`` from ``start``, which also covers the
+    validation checks and the test-time evaluation; None without a budget."""
+    if recipe.budget_minutes is None:
+        return None
+    test_checks = TTA_PASSES[recipe.tta] * len(data.get("X_test", ())) / len(data["X_val"])
+    check_steps = FORWARD_SHARE * len(data["X_val"]) / recipe.batch_size
+    return TimeBudget(
+        60 * recipe.budget_minutes, start, schedule, steps, test_checks, check_steps, log=tqdm.write
+    )
+
+
+def train_fast(
+    recipe: FastRecipe,
+    data: dict[str, torch.Tensor],
+    device: torch.device,
+    seed: int = 0,
+    progress: bool = True,
+    start: float | None = None,
+) -> tuple[FastNet, History]:
+    """Build a ``FastNet`` and train it on ``data['X_train'], data['y_train']`` (raw pixels,
+    see ``load_cifar10_tensors``) following ``recipe`` (with its ``widths`` and ``bf16`` set:
+    see ``fit_to_machine``); the history checks ``X_val`` after each epoch. With
+    ``recipe.budget_minutes``, the budget counts from ``start`` (a ``time.perf_counter()``
+    value; default: this call) and covers the evaluation of ``data['X_test']`` with
+    ``recipe.tta`` (when there is a test set). Returns the trained model (in eval mode) and
+    its history.
+    """
+    start = time.perf_counter() if start is None else start
+    if recipe.widths is None or recipe.bf16 is None:
+        raise ValueError(
+            f"recipe.widths and recipe.bf16 must be set (fit_to_machine sets them), got "
+            f"widths={recipe.widths!r}, bf16={recipe.bf16!r}"
         )
+    torch.manual_seed(seed)
+    mean, std = channel_stats(data["X_train"])
+    model = FastNet(mean, std, recipe.widths).to(device)
+    model.init_whitening(data["X_train"][:5000])
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = _optimizer(model, recipe)
+    train_loader, val_loader = _loaders(recipe, data, device, seed)
+    schedule = OneCycle(recipe.epochs * len(train_loader), recipe.warmup, recipe.start_factor)
 
     def freeze_whitening_bias(epoch: int) -> None:
         model.whiten.bias.requires_grad_(epoch < recipe.whiten_bias_epochs)
@@ -292,10 +389,10 @@ def train_fast(
         loss_fn=lambda scores, y: F.cross_entropy(
             scores, y, label_smoothing=recipe.label_smoothing
         ),
-        scheduler=scheduler,
+        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, schedule),
         autocast_dtype=torch.bfloat16 if recipe.bf16 else None,
         on_epoch_start=freeze_whitening_bias,
-        on_epoch_end=budget,
+        after_step=_budget(recipe, data, schedule, len(train_loader), start),
         progress=progress,
     )
     model.eval()

@@ -18,8 +18,10 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,6 +32,9 @@ import numpy as np
 from cs231n import optim
 
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+
+# The fraction of a time budget kept back for what the estimate from past steps cannot foresee.
+BUDGET_MARGIN = 0.03
 
 
 def update_rules() -> dict[str, Callable]:
@@ -61,6 +66,11 @@ class Solver:
       the end of every epoch
     - print_every: print the loss every this many iterations (10)
     - verbose: print progress (True)
+    - budget_minutes: a wall-time budget for ``train()``, accuracy checks included (None: no
+      budget). From the third iteration on, the solver plans how many iterations fit, from
+      the median time of the recent iterations and of the checks so far, and stops there
+      (never later than ``num_epochs``); a slow machine trains fewer iterations instead of
+      running over. The last epoch may end early; its check still runs.
 
     Attributes: epoch, best_val_acc, best_params, loss_history, train_acc_history,
     val_acc_history and optim_configs (one config dict per parameter name).
@@ -91,6 +101,7 @@ class Solver:
         self.checkpoint_name: str | None = kwargs.pop("checkpoint_name", None)
         self.print_every: int = kwargs.pop("print_every", 10)
         self.verbose: bool = kwargs.pop("verbose", True)
+        self.budget_minutes: float | None = kwargs.pop("budget_minutes", None)
         if kwargs:
             raise ValueError(f"Unrecognized arguments {sorted(kwargs)}")
 
@@ -104,6 +115,9 @@ class Solver:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        budget = self.budget_minutes
+        if budget is not None and not (isinstance(budget, (int, float)) and budget > 0):
+            raise ValueError(f"budget_minutes must be a positive number or None, got {budget!r}")
 
         self._reset()
 
@@ -205,9 +219,17 @@ class Solver:
         iterations_per_epoch = max(num_train // self.batch_size, 1)
         num_iterations = self.num_epochs * iterations_per_epoch
         start = time.time()
+        self._step_seconds: list[float] = []
+        self._check_seconds: list[float] = []
+        self._printed_plan: int | None = None
 
-        for t in range(num_iterations):
+        t = 0
+        while t < num_iterations:
+            step_start = time.perf_counter()
             self._step()
+            self._step_seconds.append(time.perf_counter() - step_start)
+            if self.budget_minutes is not None and t >= 2:
+                num_iterations = self._plan(t + 1, num_iterations, iterations_per_epoch, start)
             if self.verbose and t % self.print_every == 0:
                 print(
                     f"(Iteration {t + 1} / {num_iterations}) loss: {self.loss_history[-1]:f} "
@@ -221,13 +243,38 @@ class Solver:
                     config["learning_rate"] *= self.lr_decay
 
             if t == 0 or epoch_end or t == num_iterations - 1:
+                check_start = time.perf_counter()
                 self._record_accuracies(start)
+                self._check_seconds.append(time.perf_counter() - check_start)
             if epoch_end and self.checkpoint_name is not None:
                 self._save_checkpoint()
+            t += 1
 
         self.model.params.update({name: w.copy() for name, w in self.best_params.items()})
         for bn_param, stats in zip(self._bn_params(), self._best_bn_stats, strict=True):
             bn_param.update({key: value.copy() for key, value in stats.items()})
+
+    def _plan(self, done: int, planned: int, iterations_per_epoch: int, start: float) -> int:
+        """The number of iterations that fit in ``budget_minutes`` (at most ``planned``, at
+        least ``done``), after ``done`` iterations of a run that began at ``start``
+        (``time.time()``): the time left, less the margin and the run's last check, divided
+        among iterations and the check that ends each epoch. Prints the first plan that cuts
+        the run short, and each change of plan at the end of an epoch."""
+        assert self.budget_minutes is not None
+        step = statistics.median(self._step_seconds[1:][-20:])  # the first one warms up
+        check = statistics.median(self._check_seconds)
+        left = 60 * self.budget_minutes * (1 - BUDGET_MARGIN) - (time.time() - start) - check
+        total = min(planned, done + steps_that_fit(left, step, check, iterations_per_epoch))
+        first = total != planned and self._printed_plan is None
+        changed = self._printed_plan not in (None, total) and done % iterations_per_epoch == 0
+        if self.verbose and (first or changed):
+            self._printed_plan = total
+            print(
+                f"(budget {self.budget_minutes:g} min: iterations of {step:.3f} s and checks of "
+                f"{check:.1f} s; {total} iterations fit, {total / iterations_per_epoch:.2f} "
+                f"epochs)"
+            )
+        return total
 
     def _bn_params(self) -> list[dict]:
         """The model's batchnorm parameter dicts (``model.bn_params``), if it has any."""
@@ -256,3 +303,9 @@ class Solver:
                 }
                 for bn_param in self._bn_params()
             ]
+
+
+def steps_that_fit(seconds: float, step: float, check: float, steps_per_epoch: int) -> int:
+    """How many training steps of ``step`` seconds fit in ``seconds``, with a validation check
+    of ``check`` seconds after every ``steps_per_epoch`` steps (0 if none)."""
+    return max(0, math.floor(seconds / (step + check / steps_per_epoch)))

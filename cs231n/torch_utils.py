@@ -5,26 +5,33 @@ Everything here runs on whichever device the tensors live on (CPU or CUDA). Imag
 package the notebooks use that imports torch.
 
 Sections:
-- devices and data: ``pick_device``, ``load_cifar10_tensors``, ``channel_stats``, ``normalize``
+- devices and data: ``pick_device``, ``native_bf16``, ``part4_goal``, ``load_cifar10_tensors``,
+  ``channel_stats``, ``normalize``
 - augmentation with tensor operations: ``random_crop``, ``random_flip``, ``augment``
 - ``BatchLoader``: shuffling mini-batches, every sample once per epoch
 - training: ``predict``, ``accuracy``, ``train``, ``History``, ``plot_history``
+- the model the grader evaluates: ``save_model`` (TorchScript, ``PyTorch_model.pt``)
 
 Part IV's network and recipe are the student's own: nothing here is a model.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from cs231n import _cpu
 from cs231n.data_utils import get_CIFAR10_data
 
 # ---------------------------------------------------------------------------------------------
@@ -37,6 +44,35 @@ def pick_device(use_cuda: bool = True) -> torch.device:
     if use_cuda and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+def native_bf16(device: torch.device) -> tuple[bool, str]:
+    """Whether ``device`` computes in bfloat16 natively (so that ``torch.autocast`` to
+    ``torch.bfloat16`` can pay), and why, in words.
+
+    On a CPU without bfloat16 instructions PyTorch emulates them, and a bfloat16 convolution
+    runs many times slower than in float32: measure before you choose (see ``cs231n._cpu``).
+    """
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+        return native, f"{torch.cuda.get_device_name(device)} {'has' if native else 'lacks'} bf16"
+    return _cpu.native_bf16()
+
+
+# Part IV's test-accuracy goal on each class of machine (_cpu.speed_class), from what a
+# reference network reached there in 12 minutes (89.9-90.6% with native bfloat16, 85.0% on a
+# 2-GHz, 2-core AVX2 CPU, 91.7% on a GPU).
+PART4_GOALS = {"gpu": 0.915, "bf16": 0.89, "float32": 0.87, "slow": 0.84}
+
+
+def part4_goal(device: torch.device) -> tuple[float, str]:
+    """Part IV's test-accuracy goal on this machine, and why: 91.5% on a GPU, 89% on a CPU
+    with native bfloat16, 87% on a float32 CPU that reaches ``_cpu.SLOW_CPU_GFLOPS``, 84% on
+    a slower one (fewer epochs fit in 12 minutes)."""
+    if device.type == "cuda":
+        return PART4_GOALS["gpu"], f"a GPU ({torch.cuda.get_device_name(device)})"
+    kind, why = _cpu.speed_class()
+    return PART4_GOALS[kind], why
 
 
 def describe_device(device: torch.device) -> str:
@@ -186,12 +222,14 @@ class BatchLoader:
 class History:
     """What ``train`` records: one loss and mini-batch accuracy per iteration, the
     validation accuracy at each check (``val_iterations`` says after how many iterations),
-    the wall time of each epoch (its checks included), of each check, and in all."""
+    the wall time of each iteration (``step_seconds``: loading the batch and the update,
+    without checks), of each epoch (its checks included), of each check, and in all."""
 
     loss: list[float] = field(default_factory=list)
     batch_acc: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
     val_iterations: list[int] = field(default_factory=list)
+    step_seconds: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     check_seconds: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -222,22 +260,32 @@ def predict(
     mirror image; 2, half that plus half the mean over the image shifted one pixel left and its
     mirror shifted one pixel right (4 forward passes instead of 1).
     """
-    if tta not in (0, 1, 2):
-        raise ValueError(f"tta must be 0, 1 or 2, got {tta!r}")
+    _check_tta(tta)
     _set_mode(model, False)
     scores = []
     for x, _ in loader:
         with _autocast(loader.device, autocast_dtype):
-            s = model(x).float()
-            if tta >= 1:
-                s = 0.5 * (s + model(x.flip(3)).float())
-            if tta == 2:
-                padded = F.pad(x, (1, 1, 0, 0), mode="reflect")
-                left, right = padded[..., 2:], padded[..., :-2]
-                shifted = 0.5 * (model(left).float() + model(right.flip(3)).float())
-                s = 0.5 * (s + shifted)
-        scores.append(s)
+            scores.append(tta_scores(model, x, tta))
     return torch.cat(scores)
+
+
+def _check_tta(tta: int) -> None:
+    if tta not in (0, 1, 2):
+        raise ValueError(f"tta must be 0, 1 or 2, got {tta!r}")
+
+
+def tta_scores(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tta: int):
+    """Float32 scores ``(N, C)`` of ``model`` on a batch ``x: (N, C, H, W)`` with test-time
+    augmentation ``tta`` (see ``predict``)."""
+    s = model(x).float()
+    if tta >= 1:
+        s = 0.5 * (s + model(x.flip(3)).float())
+    if tta == 2:
+        padded = F.pad(x, (1, 1, 0, 0), mode="reflect")
+        left, right = padded[..., 2:], padded[..., :-2]
+        shifted = 0.5 * (model(left).float() + model(right.flip(3)).float())
+        s = 0.5 * (s + shifted)
+    return s
 
 
 def accuracy(
@@ -263,8 +311,7 @@ def train(
     checks_per_epoch: int = 1,
     autocast_dtype: torch.dtype | None = None,
     on_epoch_start: Callable[[int], None] | None = None,
-    after_step: Callable[[int], None] | None = None,
-    on_epoch_end: Callable[[int, History], int] | None = None,
+    after_step: Callable[[int, History], int | None] | None = None,
     progress: bool = True,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` and return its ``History``.
@@ -272,56 +319,77 @@ def train(
     ``model``: an ``nn.Module`` or any function of a batch ``x`` returning scores ``(N, C)``.
     ``optimizer``: anything with ``zero_grad()`` and ``step()`` (a ``torch.optim`` optimizer
     or a hand-written one). ``scheduler``: stepped after every iteration. The validation
-    accuracy is checked ``checks_per_epoch`` times per epoch (the last check at its end).
-    ``autocast_dtype``: run the forward pass in mixed precision (e.g. ``torch.bfloat16``).
-    ``on_epoch_start(epoch)``: called before each epoch (epochs count from 0);
-    ``after_step(iteration)``: called after each update (iterations count from 1).
-    ``on_epoch_end(epochs_done, history)``: called after each epoch, returns the number of
-    epochs to train in all (``epochs`` until then): a time budget can fix the length this way.
+    accuracy is checked ``checks_per_epoch`` times per epoch, and once more at the end if the
+    run stops inside an epoch. ``autocast_dtype``: run the forward pass in mixed precision
+    (e.g. ``torch.bfloat16``). ``on_epoch_start(epoch)``: called before each epoch (epochs count
+    from 0). ``after_step(iterations_done, history)``: called after each update; it may return
+    the number of iterations to train in all (``None`` keeps the plan, at first ``epochs``
+    times the batches per epoch): a time budget can fix the length of the run this way, from
+    the first steps on, and the run may then end inside an epoch.
     """
     history = History()
     start = time.perf_counter()
     steps = len(train_loader)
+    total = epochs * steps
     check_at = {round(steps * (k + 1) / checks_per_epoch) for k in range(checks_per_epoch)}
-    bar = tqdm(total=epochs * steps, disable=not progress, mininterval=2.0, unit="it")
+    bar = tqdm(total=total, disable=not progress, mininterval=2.0, unit="it")
     epoch = 0
-    while epoch < epochs:
+    while len(history.loss) < total:
         epoch_start = time.perf_counter()
         if on_epoch_start is not None:
             on_epoch_start(epoch)
+        step_start = time.perf_counter()
         for step, (x, y) in enumerate(train_loader, start=1):
-            _set_mode(model, True)
-            with _autocast(train_loader.device, autocast_dtype):
-                scores = model(x)
-            loss = loss_fn(scores.float(), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            _train_step(model, optimizer, x, y, loss_fn, autocast_dtype, history)
             if scheduler is not None:
                 scheduler.step()
-            history.loss.append(loss.item())
-            history.batch_acc.append((scores.argmax(dim=1) == y).float().mean().item())
+            history.step_seconds.append(time.perf_counter() - step_start)
+            done = len(history.loss)
             if after_step is not None:
-                after_step(len(history.loss))
-            if val_loader is not None and step in check_at:
-                check_start = time.perf_counter()
-                history.val_acc.append(accuracy(model, val_loader, autocast_dtype))
-                history.val_iterations.append(len(history.loss))
-                history.check_seconds.append(time.perf_counter() - check_start)
-            postfix = {"loss": f"{history.loss[-1]:.3f}"}
-            if history.val_acc:
-                postfix["val_acc"] = f"{history.val_acc[-1]:.3f}"
-            bar.set_postfix(postfix, refresh=False)
+                planned = after_step(done, history)
+                total = total if planned is None else planned
+            if val_loader is not None and (step in check_at or done >= total):
+                _check(model, val_loader, autocast_dtype, history)
+            bar.set_postfix(_progress_postfix(history), refresh=False)
             bar.update()
+            step_start = time.perf_counter()
+            if done >= total:
+                break
         epoch += 1
         history.epoch_seconds.append(time.perf_counter() - epoch_start)
-        if on_epoch_end is not None:
-            epochs = on_epoch_end(epoch, history)
-            bar.total = max(epoch, epochs) * steps
-        bar.set_description(f"epoch {epoch}/{epochs}")
+        bar.total = max(total, len(history.loss))
+        bar.set_description(f"epoch {epoch}/{math.ceil(bar.total / steps)}")
     bar.close()
     history.seconds = time.perf_counter() - start
     return history
+
+
+def _train_step(model, optimizer, x, y, loss_fn, autocast_dtype, history: History) -> None:
+    """One update of ``model`` on the batch ``(x, y)``; records its loss and batch accuracy."""
+    _set_mode(model, True)
+    with _autocast(x.device, autocast_dtype):
+        scores = model(x)
+    loss = loss_fn(scores.float(), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    history.loss.append(loss.item())
+    history.batch_acc.append((scores.argmax(dim=1) == y).float().mean().item())
+
+
+def _check(model, val_loader: BatchLoader, autocast_dtype, history: History) -> None:
+    """Measure and record the validation accuracy after ``len(history.loss)`` iterations."""
+    check_start = time.perf_counter()
+    history.val_acc.append(accuracy(model, val_loader, autocast_dtype))
+    history.val_iterations.append(len(history.loss))
+    history.check_seconds.append(time.perf_counter() - check_start)
+
+
+def _progress_postfix(history: History) -> dict[str, str]:
+    postfix = {"loss": f"{history.loss[-1]:.3f}"}
+    if history.val_acc:
+        postfix["val_acc"] = f"{history.val_acc[-1]:.3f}"
+    return postfix
 
 
 def plot_history(history: History, title: str = "") -> None:
@@ -346,3 +414,64 @@ def plot_history(history: History, title: str = "") -> None:
         fig.suptitle(title)
     fig.tight_layout()
     plt.show()
+
+
+# ---------------------------------------------------------------------------------------------
+# The model the grader evaluates
+# ---------------------------------------------------------------------------------------------
+
+GRADED_MODEL_FILE = "PyTorch_model.pt"  # in the kit's top folder, beside the notebook
+
+
+class _GradedModel(nn.Module):
+    """Raw images ``(N, 3, 32, 32)``, uint8 pixel values 0..255, to float32 scores ``(N, 10)``:
+    ``model`` on the images as float32 (as in the test cell), with test-time augmentation."""
+
+    def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], tta: int) -> None:
+        super().__init__()
+        self.model, self.tta = model, tta
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return tta_scores(self.model, images.float(), self.tta)
+
+
+def save_model(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tta: int = 0,
+    path: str | os.PathLike = GRADED_MODEL_FILE,
+) -> Path:
+    """Save ``model`` as the grader evaluates it: TorchScript, traced on the CPU; returns the path.
+
+    ``model``: an ``nn.Module`` (a copy is moved to the CPU and put in eval mode; the model
+    itself is left as it is) or a function of CPU tensors, mapping raw images ``(N, 3, 32, 32)``
+    with pixel values 0..255 (float32) to scores ``(N, 10)``, as in Part IV's test cell. The
+    saved module takes uint8 images ``(N, 3, 32, 32)`` and does the rest itself (float32,
+    ``tta`` as in ``predict``), so the grader needs nothing of this notebook to run it. The
+    file holds no pickled Python: it loads with ``torch.jit.load``. Raises ValueError when the
+    traced module does not reproduce ``model`` (a forward pass that depends on the batch size
+    or on Python state that tracing cannot record).
+    """
+    _check_tta(tta)
+    if isinstance(model, nn.Module):
+        model = copy.deepcopy(model).cpu().eval()
+    generator = torch.Generator().manual_seed(0)
+    example, check = (
+        torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator)
+        for n in (4, 3)
+    )
+    wrapped = _GradedModel(model, tta).eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the check below decides
+        traced = torch.jit.trace(wrapped, example, check_trace=False)
+        expected, got = wrapped(check), traced(check)
+    if got.shape != expected.shape or not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
+        raise ValueError(
+            "model: its TorchScript trace gives other scores than the model on a batch of 3 "
+            "images; make its forward pass depend on the images only (no Python branches on "
+            "their values, no fixed batch size)"
+        )
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.jit.save(traced, str(tmp))
+    os.replace(tmp, path)
+    return path

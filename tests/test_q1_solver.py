@@ -439,3 +439,93 @@ def test_verbose_progress(capsys):
     assert [line.split(")")[0] for line in epochs] == [f"(Epoch {e} / 3" for e in range(4)]
     assert "train acc: 1.000000; val_acc: 1.000000" in epochs[0]
     assert all(line.endswith(" s)") for line in iterations + epochs)
+
+
+# ------------------------------------------------------------------------- time budget
+
+
+class FakeClock:
+    """Stands in for the solver's ``time`` module: ``time()`` and ``perf_counter()`` read one
+    clock, which only the model moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    perf_counter = time
+
+
+class TimedModel(CounterModel):
+    """A CounterModel whose training steps take ``step(t)`` seconds of a fake clock (t: the
+    steps done) and whose accuracy checks take ``row`` seconds per row."""
+
+    def __init__(self, clock: FakeClock, step, row: float = 1e-3) -> None:
+        super().__init__()
+        self.clock, self.step, self.row = clock, step, row
+
+    def loss(self, X, y=None):
+        self.clock.now += self.row * len(X) if y is None else self.step(len(self.trained_at))
+        return super().loss(X, y)
+
+
+def budget_run(monkeypatch, step, row=1e-3, budget_minutes=1.0, num_epochs=4, verbose=False):
+    """A run of ``num_epochs`` epochs of 100 iterations on the fake clock, whose checks read
+    112 rows: (solver, seconds)."""
+    clock = FakeClock()
+    monkeypatch.setattr("cs231n.solver.time", clock)
+    model = TimedModel(clock, step, row)
+    solver = counter_solver(
+        model, 100, batch_size=1, num_epochs=num_epochs, budget_minutes=budget_minutes
+    )
+    solver.verbose = verbose
+    solver.train()
+    return solver, clock.now
+
+
+def test_a_budget_cuts_a_slow_run_short_from_its_first_steps(monkeypatch):
+    # 0.5 s a step: 400 steps would take 200 s; the budget is 60 s.
+    solver, seconds = budget_run(monkeypatch, lambda t: 0.5)
+    assert 0.9 * 60 <= seconds <= 60
+    assert 100 <= len(solver.loss_history) < 120
+    assert len(solver.val_acc_history) == 3  # the first iteration, epoch 1, the last iteration
+
+
+def test_a_budget_leaves_room_for_the_checks(monkeypatch):
+    # Checks of 5.6 s, one at the start, one per epoch and one at the end.
+    solver, seconds = budget_run(monkeypatch, lambda t: 0.2, row=0.05)
+    assert 0.85 * 60 <= seconds <= 60
+    assert len(solver.val_acc_history) == 3
+
+
+def test_a_budget_holds_when_the_steps_slow_down_mid_run(monkeypatch):
+    solver, seconds = budget_run(monkeypatch, lambda t: 0.1 if t < 150 else 0.4)
+    assert 0.85 * 60 <= seconds <= 60 + 0.4
+    assert 150 < len(solver.loss_history) < 400
+
+
+def test_a_budget_that_fits_the_run_changes_nothing(monkeypatch):
+    solver, seconds = budget_run(monkeypatch, lambda t: 0.01)
+    assert len(solver.loss_history) == 400 and solver.epoch == 4
+    assert len(solver.val_acc_history) == 5
+    assert seconds < 10
+
+
+def test_a_budget_already_spent_stops_after_the_third_iteration(monkeypatch):
+    solver, seconds = budget_run(monkeypatch, lambda t: 30.0)
+    assert len(solver.loss_history) == 3
+    assert solver.val_acc_history  # the last iteration is checked, the best params kept
+
+
+def test_the_budget_plan_is_printed_when_it_cuts_the_run(monkeypatch, capsys):
+    budget_run(monkeypatch, lambda t: 0.5, verbose=True)
+    plans = [line for line in capsys.readouterr().out.splitlines() if "budget" in line]
+    assert plans and plans[0].startswith("(budget 1 min: iterations of 0.500 s")
+    assert "iterations fit" in plans[0]
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "12"])
+def test_a_bad_budget_is_rejected(bad):
+    with pytest.raises(ValueError, match="budget_minutes must be a positive number"):
+        counter_solver(budget_minutes=bad)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import execute_quick
+from notebook_runs import execute_quick
 
 pytestmark = pytest.mark.q5
 
@@ -239,6 +239,68 @@ def test_part5_model_maps_images_to_scores(tf) -> None:
     assert [layer.filters for layer in convs] == [4, 4, 8, 8, 8, 8]
 
 
+def test_warmup_cosine_schedule() -> None:
+    from cs231n.reference_models_budget import TimeBudget  # noqa: F401  (TF-free)
+
+    rmtf = pytest.importorskip("cs231n.reference_models_tf")
+    f = rmtf.WarmupCosine(100, warmup=0.2, start_factor=0.05)
+    values = [f(step) for step in range(101)]
+    assert values[0] == pytest.approx(0.05) and values[20] == pytest.approx(1.0)
+    assert values[60] == pytest.approx(0.5) and values[100] == pytest.approx(0.0)
+    assert all(a >= b for a, b in zip(values[20:-1], values[21:], strict=True))
+    f.total_steps = 50  # a shorter run: the schedule reaches 0 sooner
+    assert f.peak == 10 and f(50) == pytest.approx(0.0)
+
+
+def test_part5_precision_follows_the_cpu(tf, monkeypatch) -> None:
+    from cs231n import _cpu
+    from cs231n import reference_models_tf as rmtf
+
+    monkeypatch.setattr(_cpu, "cpu_flags", lambda: {"avx2", "fma"})
+    assert rmtf.part5_precision("/CPU:0")[0] == "float32"
+    monkeypatch.setattr(_cpu, "cpu_flags", lambda: {"avx2", "avx512_bf16", "amx_bf16"})
+    policy, why = rmtf.part5_precision("/CPU:0")
+    assert policy == "mixed_bfloat16" and "avx512_bf16" in why
+    assert rmtf.part5_precision("/GPU:0")[0] == "mixed_bfloat16"
+
+
+def test_budget_callback_sets_the_rate_and_stops_the_fit(tf, monkeypatch) -> None:
+    """A fit of 10 epochs of 5 steps on a fake clock (1 s a step, 2 s a check), in a budget of
+    30 s with 2 checks' worth of test: it stops inside the budget, with the rate at 0."""
+    import keras
+
+    from cs231n import reference_models_budget as rb
+    from cs231n import reference_models_tf as rmtf
+
+    now = [0.0]
+    monkeypatch.setattr(rb.time, "perf_counter", lambda: now[0])
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            now[0] += 1.0
+
+        def on_test_end(self, logs=None):
+            now[0] += 2.0
+
+    schedule = rmtf.WarmupCosine(50, warmup=0.2, start_factor=0.05)
+    budget = rb.TimeBudget(30.0, 0.0, schedule, 5, 2.0, 1.0, max_steps=50, log=lambda _: None)
+    rates = []
+    driver = rmtf.BudgetCallback(schedule, 0.2, budget)
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda b, logs: rates.append(float(model.optimizer.learning_rate))
+    )
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    x, y = np.zeros((10, 3), np.float32), np.zeros((10, 2), np.float32)
+    fit = model.fit(
+        x, y, batch_size=2, epochs=10, validation_data=(x, y), verbose=0,
+        callbacks=[Clock(), driver, record],
+    )  # fmt: skip
+    assert 25.0 <= now[0] + 2 * 2.0 <= 30.0  # the test's 2 checks fit too
+    assert driver.done == schedule.total_steps < 50 and len(fit.history["loss"]) < 10
+    assert rates[0] == pytest.approx(0.2 * 0.05) and max(rates) == pytest.approx(0.2, rel=0.1)
+
+
 # ------------------------------------------------------------------------------ the notebook
 
 
@@ -271,6 +333,7 @@ def test_notebook_quick_mode_reports_every_part(executed) -> None:
     injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
     assert len(injected) == 1 and "QUICK = True" in "".join(injected[0]["source"])
     assert "computing on /" in text and "quick mode" in text
+    assert re.search(r"^saved TensorFlow_model.keras \(\d+\.\d MiB\) for the grader", text, re.M)
     for part, split in PARTS.items():
         found = re.findall(
             rf"\[{re.escape(part)}\] {split} accuracy (\d+\.\d\d)% \(target > \d+%\)", text
@@ -296,3 +359,19 @@ def test_notebook_quick_mode_plots_each_training_run(executed) -> None:
         out for cell in cells for out in cell.get("outputs", []) if out["output_type"] == "error"
     ]
     assert not errors
+
+
+@pytest.mark.parametrize(
+    ("device", "flags", "gflops", "goal"),
+    [("/GPU:0", set(), 1.0, 0.85), ("/CPU:0", {"amx_bf16"}, 1.0, 0.85),
+     ("/CPU:0", {"avx2"}, 150.0, 0.80), ("/CPU:0", {"avx2"}, 70.0, 0.74)],
+)  # fmt: skip
+def test_part5_goal_follows_the_machine_class(
+    tfu, device, flags, gflops, goal, monkeypatch
+) -> None:
+    from cs231n import _cpu
+
+    monkeypatch.setattr(_cpu, "cpu_flags", lambda info=None: flags)
+    monkeypatch.setattr(_cpu, "float32_gflops", lambda: gflops)
+    got, why = tfu.part5_goal(device)
+    assert got == goal, why
