@@ -1,6 +1,6 @@
-"""Argument checks shared by the layers, models and solver.
+"""Argument checks shared by the layers, models and solver, and the models' dtype handling.
 
-Each helper raises ``ValueError`` with a message that names the argument, what was
+Each check raises ``ValueError`` with a message that names the argument, what was
 expected and what was received, so that a student sees at once which input is wrong.
 """
 
@@ -142,3 +142,41 @@ def check_conv_param(
     H_out = conv_output_size("height", H, HH, stride, pad)
     W_out = conv_output_size("width", W, WW, stride, pad)
     return stride, pad, H_out, W_out
+
+
+# ------------------------------------------------------------------------------ models
+
+
+def check_input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
+    """``input_dim`` as (C, H, W) of positive ints, else ValueError."""
+    if len(input_dim) != 3:
+        raise ValueError(f"input_dim must be (C, H, W), got {tuple(input_dim)}")
+    C, H, W = (check_positive_int(f"input_dim[{i}]", d) for i, d in enumerate(input_dim))
+    return C, H, W
+
+
+def check_hidden_dims(hidden_dims: Sequence[int]) -> list[int]:
+    """``hidden_dims`` as a list of positive ints, else ValueError naming the list."""
+    if any(int(h) != h or h < 1 for h in hidden_dims):
+        raise ValueError(f"hidden_dims must be positive integers, got {list(hidden_dims)}")
+    return [int(h) for h in hidden_dims]
+
+
+def keep_ratio(dropout_keep_ratio: float, dropout: float | None) -> float:
+    """The checked keep probability of a model's dropout, given as ``dropout_keep_ratio`` or
+    by its older name ``dropout`` (not both); 1 means no dropout."""
+    if dropout is not None:
+        if dropout_keep_ratio != 1:
+            raise ValueError(
+                "give the keep probability as dropout_keep_ratio or as its older name "
+                f"dropout, not both (got {dropout_keep_ratio!r} and {dropout!r})"
+            )
+        dropout_keep_ratio = dropout
+    return check_probability("dropout_keep_ratio (keep probability)", dropout_keep_ratio)
+
+
+def cast_params(params: dict[str, np.ndarray], dtype: type) -> None:
+    """Give every array of a model's ``params`` the model's ``dtype`` (float32 to train,
+    float64 for gradient checks)."""
+    for name, value in params.items():
+        params[name] = value.astype(dtype)

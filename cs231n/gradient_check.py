@@ -12,10 +12,47 @@ float64, noticeably different in float32).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
+
+
+def describe(f: Callable) -> str:
+    """How an error names the function under check: its name, or a lambda's own source
+    (``lambda x: affine_forward(x, w, b)[0]``), which names what the lambda calls."""
+    name = getattr(f, "__qualname__", None) or repr(f)
+    if not name.endswith("<lambda>"):
+        return name
+    try:
+        line = inspect.getsource(f)
+    except (OSError, TypeError):
+        return name
+    text = line[line.find("lambda") :].split("\n")[0] if "lambda" in line else line.strip()
+    depth = 0
+    for end in range(text.find(":") + 1, len(text)):  # the body ends at its caller's , or )
+        depth += (text[end] in "([{") - (text[end] in ")]}")
+        if depth < 0 or (depth == 0 and text[end] == ","):
+            return f"`{text[:end].strip()}`"
+    return f"`{text.split('  #')[0].strip()}`"
+
+
+def _check_output(what: str, f: Callable, output: np.ndarray, like: np.ndarray | None) -> None:
+    """Raise ``ValueError`` naming the checker ``what``, the function under check and both
+    shapes when ``output`` (what ``f`` returned) is not shaped like the array ``like``, or,
+    with ``like`` None, is not a scalar (a loss)."""
+    if like is None and output.size != 1:
+        raise ValueError(
+            f"{what}: the function under check, {describe(f)}, must return a scalar (a loss), "
+            f"but returned an output of shape {output.shape}"
+        )
+    if like is not None and output.shape != np.shape(like):
+        raise ValueError(
+            f"{what}: the function under check, {describe(f)}, returned an output of shape "
+            f"{output.shape}, but the upstream gradient has shape {np.shape(like)}; they must "
+            "be the same"
+        )
 
 
 def _centred_difference(
@@ -57,7 +94,8 @@ def eval_numerical_gradient(
     grad = np.zeros(x.shape, dtype=np.float64)
     for idx in np.ndindex(x.shape):
         f_plus, f_minus, step = _centred_difference(lambda: f(x), x, idx, h)
-        grad[idx] = (f_plus - f_minus) / step
+        _check_output("eval_numerical_gradient", f, f_plus, None)
+        grad[idx] = (f_plus - f_minus).item() / step
         if verbose:
             print(idx, grad[idx])
     return grad
@@ -79,6 +117,7 @@ def eval_numerical_gradient_array(
     grad = np.zeros(x.shape, dtype=np.float64)
     for idx in np.ndindex(x.shape):
         f_plus, f_minus, step = _centred_difference(lambda: f(x), x, idx, h)
+        _check_output("eval_numerical_gradient_array", f, f_plus, df)
         grad[idx] = np.sum((f_plus - f_minus) * df) / step
     return grad
 
@@ -123,6 +162,7 @@ def eval_numerical_gradient_blobs(
         grad = np.zeros(blob.vals.shape, dtype=np.float64)
         for idx in np.ndindex(blob.vals.shape):
             f_plus, f_minus, step = _centred_difference(run, blob.vals, idx, h)
+            _check_output("eval_numerical_gradient_blobs", f, f_plus, output.diffs)
             grad[idx] = np.sum((f_plus - f_minus) * output.diffs) / step
         grads.append(grad)
     return grads
@@ -155,14 +195,16 @@ def grad_check_sparse(
     """
     if np.shape(analytic_grad) != x.shape:
         raise ValueError(
-            f"analytic_grad must have x's shape {x.shape}, got {np.shape(analytic_grad)}"
+            f"grad_check_sparse: analytic_grad (the gradient under check) has shape "
+            f"{np.shape(analytic_grad)}, but x has shape {x.shape}; they must be the same"
         )
     errors = []
     for _ in range(num_checks):
         # The global RNG, so that np.random.seed in a notebook fixes the entries checked.
         idx = tuple(int(np.random.randint(n)) for n in x.shape)  # noqa: NPY002
         f_plus, f_minus, step = _centred_difference(lambda: f(x), x, idx, h)
-        numerical = float((f_plus - f_minus) / step)
+        _check_output("grad_check_sparse", f, f_plus, None)
+        numerical = (f_plus - f_minus).item() / step
         analytic = float(analytic_grad[idx])
         error = abs(numerical - analytic) / max(1e-8, abs(numerical) + abs(analytic))
         print(f"numerical: {numerical:f} analytic: {analytic:f}, relative error: {error:e}")

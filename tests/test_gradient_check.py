@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import rel_error, tn, tt
+from conftest import assert_close, check_close, tn, tt
 
 from cs231n.gradient_check import (
     Blob,
@@ -41,14 +41,14 @@ def x(rng) -> np.ndarray:
 def test_numerical_gradient_matches_known_gradient(x):
     grad = eval_numerical_gradient(cube_sum, x, verbose=False)
     assert grad.shape == x.shape
-    assert rel_error(grad, 3 * x**2) < 1e-8
+    check_close("grad", grad, 3 * x**2, 1e-8)
 
 
 def test_numerical_gradient_is_centred(x):
     # For x**3 the centred difference is exactly 3x^2 + h^2; a one-sided one is off by ~3xh.
     h = 1e-2
     grad = eval_numerical_gradient(cube_sum, x, verbose=False, h=h)
-    np.testing.assert_allclose(grad - 3 * x**2, h**2, rtol=1e-4)
+    assert_close(grad - 3 * x**2, h**2, rtol=1e-4)
 
 
 def test_numerical_gradient_restores_x_bitwise(x):
@@ -61,7 +61,7 @@ def test_numerical_gradient_reads_x_through_a_closure(x):
     # The notebooks' pattern: f ignores its argument and reads the array it closes over.
     w = np.arange(x.size, dtype=np.float64).reshape(x.shape)
     grad = eval_numerical_gradient(lambda _: float(np.sum(w * np.sin(x))), x, verbose=False)
-    assert rel_error(grad, w * np.cos(x)) < 1e-8
+    check_close("grad", grad, w * np.cos(x), 1e-8)
 
 
 def test_numerical_gradient_verbose_prints_every_entry(x, capsys):
@@ -77,7 +77,7 @@ def test_numerical_gradient_float32_divides_by_the_realized_step(rng):
     x = rng.uniform(1.0, 2.0, size=(4, 5)).astype(np.float32)
     c = rng.standard_normal((4, 5))
     grad = eval_numerical_gradient(lambda v: float(np.sum(c * v.astype(np.float64))), x, False)
-    assert rel_error(grad, c) < 1e-9
+    check_close("grad", grad, c, 1e-9)
 
 
 def test_numerical_gradient_restores_x_when_f_raises(x):
@@ -108,7 +108,7 @@ def test_array_gradient_matches_torch(x, rng):
     before = x.copy()
     dx = eval_numerical_gradient_array(lambda v: np.tanh(v @ w), x, df)
     assert dx.shape == x.shape
-    assert rel_error(dx, tn(xt.grad)) < 1e-8
+    check_close("dx", dx, tn(xt.grad), 1e-8)
     assert x.tobytes() == before.tobytes()
 
 
@@ -122,7 +122,7 @@ def test_array_gradient_copies_results_held_in_a_reused_buffer(x, rng):
         return out
 
     dx = eval_numerical_gradient_array(into_buffer, x, df)
-    assert rel_error(dx, 2 * x * df) < 1e-8
+    check_close("dx", dx, 2 * x * df, 1e-8)
 
 
 # -------------------------------------------------------------------- blobs and nets
@@ -140,8 +140,8 @@ def test_blob_gradients_match_known_gradients(x, rng):
     saved = a.vals.copy(), b.vals.copy()
 
     da, db = eval_numerical_gradient_blobs(blob_forward, (a, b), out)
-    assert rel_error(da, (b.vals + np.cos(a.vals)) * out.diffs) < 1e-8
-    assert rel_error(db, a.vals * out.diffs) < 1e-8
+    check_close("da", da, (b.vals + np.cos(a.vals)) * out.diffs, 1e-8)
+    check_close("db", db, a.vals * out.diffs, 1e-8)
     assert a.vals.tobytes() == saved[0].tobytes()
     assert b.vals.tobytes() == saved[1].tobytes()
 
@@ -158,8 +158,8 @@ def test_net_gradients_use_net_forward(x, rng):
     net = SimpleNamespace(forward=lambda: blob_forward(a, b, out))
 
     da, db = eval_numerical_gradient_net(net, [a, b], out)
-    assert rel_error(da, (b.vals + np.cos(a.vals)) * out.diffs) < 1e-8
-    assert rel_error(db, a.vals * out.diffs) < 1e-8
+    check_close("da", da, (b.vals + np.cos(a.vals)) * out.diffs, 1e-8)
+    check_close("db", db, a.vals * out.diffs, 1e-8)
 
 
 # ----------------------------------------------------------------------- grad_check_sparse
@@ -178,7 +178,7 @@ def test_sparse_check_reports_small_errors_for_the_right_gradient(x, capsys):
 def test_sparse_check_reports_large_errors_for_a_wrong_gradient(x):
     # |3x^2 - 6x^2| / (3x^2 + 6x^2) = 1/3 at every entry
     errors = grad_check_sparse(cube_sum, x, 6 * x**2, num_checks=5)
-    np.testing.assert_allclose(errors, 1 / 3, rtol=1e-6)
+    assert_close(errors, 1 / 3, rtol=1e-6)
 
 
 def test_sparse_check_entries_follow_the_global_seed(x, capsys):
@@ -196,3 +196,45 @@ def test_sparse_check_entries_follow_the_global_seed(x, capsys):
 def test_sparse_check_rejects_a_gradient_of_the_wrong_shape(x):
     with pytest.raises(ValueError, match="analytic_grad"):
         grad_check_sparse(cube_sum, x, np.zeros(x.size))
+
+
+# ---------------------------------------------------------------- outputs of the wrong shape
+
+
+def test_array_checker_names_the_function_whose_output_is_misshaped(x, rng):
+    w = rng.standard_normal((4, 5))
+
+    def affine_forward(x, w):  # a student's forward pass that returns out transposed
+        return (x @ w).T, None
+
+    dout = rng.standard_normal((3, 5))
+    with pytest.raises(ValueError) as err:
+        eval_numerical_gradient_array(lambda x: affine_forward(x, w)[0], x, dout)
+    message = str(err.value)
+    assert "`lambda x: affine_forward(x, w)[0]`" in message
+    assert "(5, 3)" in message and "(3, 5)" in message and "operands" not in message
+
+
+def test_scalar_checkers_name_a_loss_that_is_not_a_scalar(x):
+    def svm_loss(x):  # a loss per example instead of their mean
+        return np.sum(x**2, axis=1), 2 * x
+
+    for checker in (
+        lambda f: eval_numerical_gradient(f, x, verbose=False),
+        lambda f: grad_check_sparse(f, x, 2 * x, num_checks=2),
+    ):
+        with pytest.raises(ValueError, match=r"svm_loss\(x\)\[0\].*must return a scalar.*\(3,\)"):
+            checker(lambda x: svm_loss(x)[0])
+    # a one-entry array is a scalar
+    assert (
+        eval_numerical_gradient(lambda x: np.sum(x).reshape(1), x, verbose=False).shape == x.shape
+    )
+
+
+def test_blob_checker_names_the_function_whose_output_is_misshaped(x, rng):
+    def square_into(a, out):
+        out.vals = a.vals[:2] ** 2  # two rows of three
+
+    out = Blob(np.zeros(x.shape), rng.standard_normal(x.shape))
+    with pytest.raises(ValueError, match=r"square_into.*\(2, 4\).*\(3, 4\)"):
+        eval_numerical_gradient_blobs(square_into, [Blob(x)], out)

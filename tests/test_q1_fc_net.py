@@ -3,6 +3,10 @@
 Loss and every gradient are compared with the same network written in PyTorch (float64
 autograd) from the same weights, with no normalization, batchnorm, layernorm and
 dropout; a numeric gradient check and an overfitting run complete the picture.
+
+The cases with a normalization need BatchNormalization.ipynb's functions and carry the
+marker q2; those with dropout need Dropout.ipynb's and carry q3 (see ``later`` in
+conftest.py): ``pytest -m q1`` runs what FullyConnectedNets.ipynb alone makes pass.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tn, tt
+from conftest import assert_close, assert_equal, later, tn, tt
 
 from cs231n.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
 from cs231n.gradient_check import eval_numerical_gradient
@@ -21,7 +25,11 @@ pytestmark = pytest.mark.q1
 
 EXACT = {"rtol": 1e-9, "atol": 1e-12}
 NUMERIC = {"rtol": 1e-5, "atol": 1e-8}
-NORMS = [None, "batchnorm", "layernorm"]
+# Every normalization, for what __init__ alone does (FullyConnectedNets.ipynb writes it) ...
+NORMALIZATIONS = [None, "batchnorm", "layernorm"]
+# ... and for the loss, whose normalized cases need BatchNormalization.ipynb's sandwich.
+NORMS = [None, *later("q2", "batchnorm", "layernorm")]
+KEEPS = [1.0, *later("q3", 0.6)]  # dropout needs Dropout.ipynb's layer
 
 
 def randomize_params(model, rng) -> None:
@@ -116,12 +124,12 @@ def test_two_layer_net_matches_torch(rng, reg):
     loss_t = loss_t + 0.5 * reg * ((params["W1"] ** 2).sum() + (params["W2"] ** 2).sum())
     loss_t.backward()
 
-    np.testing.assert_allclose(scores, tn(scores_t), **EXACT)
-    np.testing.assert_allclose(loss, loss_t.item(), **EXACT)
+    assert_close(scores, tn(scores_t), **EXACT)
+    assert_close(loss, loss_t.item(), **EXACT)
     assert grads.keys() == model.params.keys()
     for name, grad in grads.items():
-        np.testing.assert_allclose(grad, tn(params[name].grad), **EXACT, err_msg=name)
-    np.testing.assert_array_equal(X, X0)
+        assert_close(grad, tn(params[name].grad), **EXACT, err_msg=name)
+    assert_equal(X, X0)
 
 
 def test_two_layer_net_numeric_gradient(rng):
@@ -130,13 +138,13 @@ def test_two_layer_net_numeric_gradient(rng):
     _, grads = model.loss(X, y)
     for name, param in model.params.items():
         numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param, verbose=False)
-        np.testing.assert_allclose(grads[name], numeric, **NUMERIC, err_msg=name)
+        assert_close(grads[name], numeric, **NUMERIC, err_msg=name)
 
 
 # ----------------------------------------------------------------------------- FullyConnectedNet
 
 
-@pytest.mark.parametrize("normalization", NORMS)
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
 def test_fc_net_params_and_attributes(normalization):
     np.random.seed(0)  # noqa: NPY002 (the models draw weights from the global RNG)
     model = FullyConnectedNet(
@@ -163,31 +171,36 @@ def test_fc_net_params_and_attributes(normalization):
             assert np.all(value == 1), name
 
 
-def test_fc_net_float64_and_input_cast(rng):
+@pytest.mark.parametrize("normalization", NORMS)
+def test_fc_net_float64_and_input_cast(rng, normalization):
     model64 = FullyConnectedNet([6], input_dim=8, num_classes=5, dtype=np.float64)
     assert all(v.dtype == np.float64 for v in model64.params.values())
 
-    model32 = FullyConnectedNet([6], input_dim=8, num_classes=5, normalization="batchnorm")
+    model32 = FullyConnectedNet([6], input_dim=8, num_classes=5, normalization=normalization)
     X, y = _data(rng)  # float64 data into a float32 model
     loss, grads = model32.loss(X, y)
     assert np.isfinite(loss)
     assert all(g.dtype == np.float32 for g in grads.values())
     assert model32.loss(X).dtype == np.float32
-    assert model32.bn_params[0]["running_mean"].dtype == np.float32
+    if normalization == "batchnorm":
+        assert model32.bn_params[0]["running_mean"].dtype == np.float32
 
 
 @pytest.mark.parametrize("normalization", NORMS)
 def test_fc_net_initial_loss_is_log_c(rng, normalization):
+    # With a normalization the hidden units have unit scale, so the scores' spread (about
+    # 1e-3 * sqrt(30)) moves the loss by up to a few 1e-3: the bound leaves room for that.
+    np.random.seed(0)  # noqa: NPY002 (the models draw weights from the global RNG)
     X, y = rng.normal(size=(30, 50)), rng.integers(0, 10, size=30)
     model = FullyConnectedNet(
         [40, 30], input_dim=50, normalization=normalization, weight_scale=1e-3, dtype=np.float64
     )
     loss, _ = model.loss(X, y)
-    assert abs(loss - np.log(10)) < 1e-3
+    assert abs(loss - np.log(10)) < 1e-2
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.7])
-@pytest.mark.parametrize("keep", [1.0, 0.6])
+@pytest.mark.parametrize("keep", KEEPS)
 @pytest.mark.parametrize("normalization", NORMS)
 def test_fc_net_matches_torch(rng, normalization, keep, reg):
     hidden_dims = [7, 9, 6]
@@ -211,12 +224,12 @@ def test_fc_net_matches_torch(rng, normalization, keep, reg):
 
     if keep < 1:  # the reference really drops units
         assert all(0 < np.count_nonzero(m) < m.size for m in masks)
-    np.testing.assert_allclose(loss, loss_t, **EXACT)
+    assert_close(loss, loss_t, **EXACT)
     assert grads.keys() == model.params.keys()
     for name, grad in grads.items():
         assert grad.shape == model.params[name].shape, name
-        np.testing.assert_allclose(grad, grads_t[name], **EXACT, err_msg=name)
-    np.testing.assert_array_equal(X, X0)
+        assert_close(grad, grads_t[name], **EXACT, err_msg=name)
+    assert_equal(X, X0)
 
 
 @pytest.mark.parametrize("normalization", NORMS)
@@ -234,7 +247,7 @@ def test_fc_net_numeric_gradient(rng, normalization):
     _, grads = model.loss(X, y)
     for name, param in model.params.items():
         numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param, verbose=False)
-        np.testing.assert_allclose(grads[name], numeric, **NUMERIC, err_msg=name)
+        assert_close(grads[name], numeric, **NUMERIC, err_msg=name)
 
 
 def test_three_layer_net_overfits_small_data():
@@ -279,6 +292,7 @@ def test_fc_net_accepts_dropout_alias():
 # ----------------------------------------------------------------------------- test mode
 
 
+@pytest.mark.q3  # batchnorm and dropout
 def test_fc_net_test_mode_uses_running_stats(rng):
     X, y = _data(rng, N=10, D=8, C=5)
     model = FullyConnectedNet(
@@ -299,9 +313,9 @@ def test_fc_net_test_mode_uses_running_stats(rng):
     assert all(p["mode"] == "test" for p in model.bn_params)
     assert model.dropout_param["mode"] == "test"
     for p, r in zip(model.bn_params, running, strict=True):  # test mode leaves the statistics alone
-        np.testing.assert_array_equal(p["running_mean"], r["running_mean"])
-        np.testing.assert_array_equal(p["running_var"], r["running_var"])
-    np.testing.assert_array_equal(model.loss(X), scores)  # no dropout at test time
+        assert_equal(p["running_mean"], r["running_mean"])
+        assert_equal(p["running_var"], r["running_var"])
+    assert_equal(model.loss(X), scores)  # no dropout at test time
 
     h = torch.from_numpy(X)
     for i, r in enumerate(running, start=1):
@@ -310,7 +324,7 @@ def test_fc_net_test_mode_uses_running_stats(rng):
         mean, var = torch.from_numpy(r["running_mean"]), torch.from_numpy(r["running_var"])
         h = torch.relu(F.batch_norm(h, mean, var, gamma, beta, training=False, eps=1e-5))
     expected = h.numpy() @ model.params["W3"] + model.params["b3"]
-    np.testing.assert_allclose(scores, expected, **EXACT)
+    assert_close(scores, expected, **EXACT)
 
     model.loss(X, y)
     assert all(p["mode"] == "train" for p in model.bn_params)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tn, tt
+from conftest import assert_close, assert_equal, tn, tt
 
 from cs231n.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
 from cs231n.layer_utils import affine_relu_backward, affine_relu_forward
@@ -47,27 +47,37 @@ def _scores_and_labels(rng, N: int = 7, C: int = 5, scale: float = 1.0):
 AFFINE_SHAPES = [((4, 5), 6), ((1, 3), 2), ((3, 2, 4), 5), ((2, 3, 4, 5), 7)]
 
 
-@pytest.mark.parametrize(("x_shape", "M"), AFFINE_SHAPES)
-def test_affine_forward_backward_match_torch(rng, x_shape, M):
+def _affine_case(rng, x_shape, M):
     D = int(np.prod(x_shape[1:]))
     x, w, b = rng.normal(size=x_shape), rng.normal(size=(D, M)), rng.normal(size=M)
-    dout = rng.normal(size=(x_shape[0], M))
-    x0, w0, b0 = x.copy(), w.copy(), b.copy()
+    return x, w, b, rng.normal(size=(x_shape[0], M))
 
-    out, cache = affine_forward(x, w, b)
+
+@pytest.mark.parametrize(("x_shape", "M"), AFFINE_SHAPES)
+def test_affine_forward_matches_torch(rng, x_shape, M):
+    x, w, b, _ = _affine_case(rng, x_shape, M)
+    x0, w0, b0 = x.copy(), w.copy(), b.copy()
+    out, _ = affine_forward(x, w, b)
+    assert out.shape == (x_shape[0], M)
+    assert_close(out, tn(torch_affine(tt(x), tt(w), tt(b))), **EXACT)
+    for before, after in ((x0, x), (w0, w), (b0, b)):
+        assert_equal(before, after)
+
+
+@pytest.mark.parametrize(("x_shape", "M"), AFFINE_SHAPES)
+def test_affine_backward_matches_torch(rng, x_shape, M):
+    x, w, b, dout = _affine_case(rng, x_shape, M)
+    _, cache = affine_forward(x, w, b)
+    dout0 = dout.copy()
     dx, dw, db = affine_backward(dout, cache)
 
     xt, wt, bt = tt(x), tt(w), tt(b)
-    out_t = torch_affine(xt, wt, bt)
-    out_t.backward(tt(dout, grad=False))
-    assert out.shape == (x_shape[0], M)
-    np.testing.assert_allclose(out, tn(out_t), **EXACT)
+    torch_affine(xt, wt, bt).backward(tt(dout, grad=False))
     assert dx.shape == x.shape and dw.shape == w.shape and db.shape == b.shape
-    np.testing.assert_allclose(dx, tn(xt.grad), **EXACT)
-    np.testing.assert_allclose(dw, tn(wt.grad), **EXACT)
-    np.testing.assert_allclose(db, tn(bt.grad), **EXACT)
-    for before, after in ((x0, x), (w0, w), (b0, b)):
-        np.testing.assert_array_equal(before, after)
+    assert_close(dx, tn(xt.grad), **EXACT)
+    assert_close(dw, tn(wt.grad), **EXACT)
+    assert_close(db, tn(bt.grad), **EXACT)
+    assert_equal(dout0, dout)
 
 
 def test_affine_backward_matches_numeric_gradient(rng):
@@ -76,13 +86,13 @@ def test_affine_backward_matches_numeric_gradient(rng):
     _, cache = affine_forward(x, w, b)
     dx, dw, db = affine_backward(dout, cache)
 
-    np.testing.assert_allclose(
+    assert_close(
         dx, eval_numerical_gradient_array(lambda v: affine_forward(v, w, b)[0], x, dout), **NUMERIC
     )
-    np.testing.assert_allclose(
+    assert_close(
         dw, eval_numerical_gradient_array(lambda v: affine_forward(x, v, b)[0], w, dout), **NUMERIC
     )
-    np.testing.assert_allclose(
+    assert_close(
         db, eval_numerical_gradient_array(lambda v: affine_forward(x, w, v)[0], b, dout), **NUMERIC
     )
 
@@ -106,21 +116,26 @@ def test_affine_forward_rejects_mismatched_shapes(x_shape, w_shape, b_shape, nam
 # ----------------------------------------------------------------------------- relu
 
 
-def test_relu_forward_backward_match_torch(rng):
+def _relu_case(rng):
     x = rng.normal(size=(4, 3, 5))
     x[0, 0, :2] = 0.0  # torch and we both give zero gradient at exactly zero
-    dout = rng.normal(size=x.shape)
+    return x, rng.normal(size=x.shape)
+
+
+def test_relu_forward_matches_torch(rng):
+    x, _ = _relu_case(rng)
     x0 = x.copy()
+    out, _ = relu_forward(x)
+    assert_equal(out, tn(torch.relu(tt(x))))
+    assert_equal(x, x0)
 
-    out, cache = relu_forward(x)
-    dx = relu_backward(dout, cache)
 
+def test_relu_backward_matches_torch(rng):
+    x, dout = _relu_case(rng)
+    dx = relu_backward(dout, relu_forward(x)[1])
     xt = tt(x)
-    out_t = torch.relu(xt)
-    out_t.backward(tt(dout, grad=False))
-    np.testing.assert_array_equal(out, tn(out_t))
-    np.testing.assert_array_equal(dx, tn(xt.grad))
-    np.testing.assert_array_equal(x, x0)
+    torch.relu(xt).backward(tt(dout, grad=False))
+    assert_equal(dx, tn(xt.grad))
 
 
 def test_relu_backward_matches_numeric_gradient(rng):
@@ -129,10 +144,17 @@ def test_relu_backward_matches_numeric_gradient(rng):
     dout = rng.normal(size=x.shape)
     dx = relu_backward(dout, relu_forward(x)[1])
     numeric = eval_numerical_gradient_array(lambda v: relu_forward(v)[0], x, dout)
-    np.testing.assert_allclose(dx, numeric, **NUMERIC)
+    assert_close(dx, numeric, **NUMERIC)
 
 
 # ----------------------------------------------------------------------------- losses
+
+
+def test_softmax_loss_at_uniform_scores_is_log_num_classes():
+    C = 10
+    loss, dx = softmax_loss(np.zeros((4, C)), np.arange(4))
+    assert_close(loss, np.log(C), rtol=1e-12)
+    assert_close(dx.sum(axis=1), 0.0, atol=1e-15)
 
 
 @pytest.mark.parametrize("scale", [1.0, 30.0])
@@ -145,9 +167,9 @@ def test_softmax_loss_matches_torch(rng, scale):
     loss_t = F.cross_entropy(xt, torch.from_numpy(y))
     loss_t.backward()
     assert isinstance(loss, float)
-    np.testing.assert_allclose(loss, loss_t.item(), **EXACT)
-    np.testing.assert_allclose(dx, tn(xt.grad), **EXACT)
-    np.testing.assert_array_equal(x, x0)
+    assert_close(loss, loss_t.item(), **EXACT)
+    assert_close(dx, tn(xt.grad), **EXACT)
+    assert_equal(x, x0)
 
 
 def test_softmax_loss_is_stable_for_huge_logits(rng):
@@ -162,15 +184,8 @@ def test_softmax_loss_is_stable_for_huge_logits(rng):
     loss_t.backward()
     assert np.isfinite(loss) and np.all(np.isfinite(dx))
     assert loss > 100  # the wrong classes win by hundreds
-    np.testing.assert_allclose(loss, loss_t.item(), **EXACT)
-    np.testing.assert_allclose(dx, tn(xt.grad), **EXACT)
-
-
-def test_softmax_loss_at_uniform_scores_is_log_num_classes():
-    C = 10
-    loss, dx = softmax_loss(np.zeros((4, C)), np.arange(4))
-    np.testing.assert_allclose(loss, np.log(C), rtol=1e-12)
-    np.testing.assert_allclose(dx.sum(axis=1), 0.0, atol=1e-15)
+    assert_close(loss, loss_t.item(), **EXACT)
+    assert_close(dx, tn(xt.grad), **EXACT)
 
 
 def test_svm_loss_matches_torch(rng):
@@ -183,8 +198,8 @@ def test_svm_loss_matches_torch(rng):
     loss_t = C * F.multi_margin_loss(xt, torch.from_numpy(y), margin=1.0)
     loss_t.backward()
     assert isinstance(loss, float)
-    np.testing.assert_allclose(loss, loss_t.item(), **EXACT)
-    np.testing.assert_allclose(dx, tn(xt.grad), **EXACT)
+    assert_close(loss, loss_t.item(), **EXACT)
+    assert_close(dx, tn(xt.grad), **EXACT)
     # Some margins are active and some are not, so the test exercises both branches.
     margins = x - x[np.arange(len(y)), y][:, None] + 1
     assert 0 < np.sum(margins > 0) - len(y) < x.size - len(y)
@@ -195,7 +210,7 @@ def test_losses_match_numeric_gradient(rng, loss_fn):
     x, y = _scores_and_labels(rng, N=5, C=4)
     _, dx = loss_fn(x, y)
     numeric = eval_numerical_gradient(lambda v: loss_fn(v, y)[0], x, verbose=False)
-    np.testing.assert_allclose(dx, numeric, **NUMERIC)
+    assert_close(dx, numeric, **NUMERIC)
 
 
 @pytest.mark.parametrize("loss_fn", [softmax_loss, svm_loss])
@@ -239,11 +254,11 @@ def test_affine_relu_matches_torch_and_numeric_gradient(rng):
     out_t = torch.relu(torch_affine(xt, wt, bt))
     out_t.backward(tt(dout, grad=False))
     assert 0 < np.count_nonzero(out) < out.size  # both sides of the ReLU are exercised
-    np.testing.assert_allclose(out, tn(out_t), **EXACT)
+    assert_close(out, tn(out_t), **EXACT)
     for ours, leaf in ((dx, xt), (dw, wt), (db, bt)):
-        np.testing.assert_allclose(ours, tn(leaf.grad), **EXACT)
+        assert_close(ours, tn(leaf.grad), **EXACT)
 
     def f(v):
         return affine_relu_forward(x, v, b)[0]
 
-    np.testing.assert_allclose(dw, eval_numerical_gradient_array(f, w, dout), **NUMERIC)
+    assert_close(dw, eval_numerical_gradient_array(f, w, dout), **NUMERIC)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tn, tt
+from conftest import assert_close, assert_equal, tn, tt
 
 from cs231n.gradient_check import eval_numerical_gradient_array
 from cs231n.layers import (
@@ -40,6 +40,28 @@ def _inputs(rng, N=8, D=5):
 # ----------------------------------------------------------------------------- batchnorm forward
 
 
+def test_batchnorm_train_output_has_beta_mean_and_gamma_std(rng):
+    x, gamma, beta, _ = _inputs(rng, N=200, D=4)
+    out, _ = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    assert_close(out.mean(axis=0), beta, atol=1e-10)
+    assert_close(out.std(axis=0), np.abs(gamma), rtol=1e-4)
+
+
+def test_batchnorm_creates_running_stats_as_zeros(rng):
+    x, gamma, beta, _ = _inputs(rng)
+    bn_param = {"mode": "train"}
+    batchnorm_forward(x, gamma, beta, bn_param)
+    assert bn_param["running_mean"].shape == bn_param["running_var"].shape == (x.shape[1],)
+    assert_close(bn_param["running_mean"], 0.1 * x.mean(axis=0), **EXACT)
+    assert_close(bn_param["running_var"], 0.1 * x.var(axis=0), **EXACT)
+
+    test_param = {"mode": "test"}
+    out, _ = batchnorm_forward(x, gamma, beta, test_param)
+    assert_equal(test_param["running_mean"], np.zeros(x.shape[1]))
+    assert_equal(test_param["running_var"], np.zeros(x.shape[1]))
+    assert_close(out, gamma * x / np.sqrt(1e-5) + beta, **EXACT)
+
+
 @pytest.mark.parametrize(("momentum", "eps"), [(None, None), (0.7, 1e-3)])
 def test_batchnorm_train_forward_and_running_stats(rng, momentum, eps):
     x, gamma, beta, _ = _inputs(rng)
@@ -64,34 +86,12 @@ def test_batchnorm_train_forward_and_running_stats(rng, momentum, eps):
         momentum=1 - momentum,
         eps=eps,
     )
-    np.testing.assert_allclose(out, out_t.numpy(), **EXACT)
-    np.testing.assert_allclose(bn_param["running_mean"], torch_mean.numpy(), **EXACT)
+    assert_close(out, out_t.numpy(), **EXACT)
+    assert_close(bn_param["running_mean"], torch_mean.numpy(), **EXACT)
     expected_var = momentum * var0 + (1 - momentum) * x.var(axis=0)  # biased variance
-    np.testing.assert_allclose(bn_param["running_var"], expected_var, **EXACT)
+    assert_close(bn_param["running_var"], expected_var, **EXACT)
     assert not np.allclose(expected_var, torch_var.numpy())  # torch's unbiased one differs
-    np.testing.assert_array_equal(x, x0)
-
-
-def test_batchnorm_train_output_has_beta_mean_and_gamma_std(rng):
-    x, gamma, beta, _ = _inputs(rng, N=200, D=4)
-    out, _ = batchnorm_forward(x, gamma, beta, {"mode": "train"})
-    np.testing.assert_allclose(out.mean(axis=0), beta, atol=1e-10)
-    np.testing.assert_allclose(out.std(axis=0), np.abs(gamma), rtol=1e-4)
-
-
-def test_batchnorm_creates_running_stats_as_zeros(rng):
-    x, gamma, beta, _ = _inputs(rng)
-    bn_param = {"mode": "train"}
-    batchnorm_forward(x, gamma, beta, bn_param)
-    assert bn_param["running_mean"].shape == bn_param["running_var"].shape == (x.shape[1],)
-    np.testing.assert_allclose(bn_param["running_mean"], 0.1 * x.mean(axis=0), **EXACT)
-    np.testing.assert_allclose(bn_param["running_var"], 0.1 * x.var(axis=0), **EXACT)
-
-    test_param = {"mode": "test"}
-    out, _ = batchnorm_forward(x, gamma, beta, test_param)
-    np.testing.assert_array_equal(test_param["running_mean"], np.zeros(x.shape[1]))
-    np.testing.assert_array_equal(test_param["running_var"], np.zeros(x.shape[1]))
-    np.testing.assert_allclose(out, gamma * x / np.sqrt(1e-5) + beta, **EXACT)
+    assert_equal(x, x0)
 
 
 def test_batchnorm_test_forward_uses_running_stats(rng):
@@ -105,9 +105,9 @@ def test_batchnorm_test_forward_uses_running_stats(rng):
     out_t = F.batch_norm(
         *map(torch.from_numpy, (x, mean, var, gamma, beta)), training=False, eps=1e-5
     )
-    np.testing.assert_allclose(out, out_t.numpy(), **EXACT)
-    np.testing.assert_array_equal(bn_param["running_mean"], mean)  # untouched
-    np.testing.assert_array_equal(bn_param["running_var"], var)
+    assert_close(out, out_t.numpy(), **EXACT)
+    assert_equal(bn_param["running_mean"], mean)  # untouched
+    assert_equal(bn_param["running_var"], var)
 
 
 def test_batchnorm_running_stats_converge(rng):
@@ -120,8 +120,8 @@ def test_batchnorm_running_stats_converge(rng):
         batchnorm_forward(rng.normal(loc, scale, size=(64, D)), gamma, beta, bn_param)
     bn_param["mode"] = "test"
     out, _ = batchnorm_forward(rng.normal(loc, scale, size=(2000, D)), gamma, beta, bn_param)
-    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=0.1)
-    np.testing.assert_allclose(out.std(axis=0), 1.0, atol=0.1)
+    assert_close(out.mean(axis=0), 0.0, atol=0.1)
+    assert_close(out.std(axis=0), 1.0, atol=0.1)
 
 
 def test_batchnorm_keeps_float32(rng):
@@ -156,9 +156,9 @@ def test_batchnorm_backward_matches_torch(rng, backward):
 
     xt, gt, bt = tt(x), tt(gamma), tt(beta)
     F.batch_norm(xt, None, None, gt, bt, training=True, eps=1e-5).backward(tt(dout, grad=False))
-    np.testing.assert_allclose(dx, tn(xt.grad), **EXACT)
-    np.testing.assert_allclose(dgamma, tn(gt.grad), **EXACT)
-    np.testing.assert_allclose(dbeta, tn(bt.grad), **EXACT)
+    assert_close(dx, tn(xt.grad), **EXACT)
+    assert_close(dgamma, tn(gt.grad), **EXACT)
+    assert_close(dbeta, tn(bt.grad), **EXACT)
 
 
 def test_batchnorm_backward_matches_numeric_gradient(rng):
@@ -169,13 +169,11 @@ def test_batchnorm_backward_matches_numeric_gradient(rng):
     def f(x_, gamma_, beta_):
         return batchnorm_forward(x_, gamma_, beta_, {"mode": "train"})[0]
 
-    np.testing.assert_allclose(
-        dx, eval_numerical_gradient_array(lambda v: f(v, gamma, beta), x, dout), **NUMERIC
-    )
-    np.testing.assert_allclose(
+    assert_close(dx, eval_numerical_gradient_array(lambda v: f(v, gamma, beta), x, dout), **NUMERIC)
+    assert_close(
         dgamma, eval_numerical_gradient_array(lambda v: f(x, v, beta), gamma, dout), **NUMERIC
     )
-    np.testing.assert_allclose(
+    assert_close(
         dbeta, eval_numerical_gradient_array(lambda v: f(x, gamma, v), beta, dout), **NUMERIC
     )
 
@@ -186,7 +184,7 @@ def test_batchnorm_backward_alt_equals_graph_version(rng):
     graph = batchnorm_backward(dout, cache)
     alt = batchnorm_backward_alt(dout, cache)
     for name, g, a in zip(("dx", "dgamma", "dbeta"), graph, alt, strict=True):
-        np.testing.assert_allclose(a, g, rtol=1e-10, atol=1e-12, err_msg=name)
+        assert_close(a, g, rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 class _CountingArray(np.ndarray):
@@ -225,22 +223,22 @@ def test_batchnorm_backward_alt_is_the_closed_form(rng):
     std = np.sqrt(x.var(axis=0) + 1e-5)
     xhat = (x - x.mean(axis=0)) / std
     closed_form = gamma / std * (dout - dout.mean(axis=0) - xhat * (dout * xhat).mean(axis=0))
-    np.testing.assert_allclose(batchnorm_backward_alt(dout, cache)[0], closed_form, **EXACT)
+    assert_close(batchnorm_backward_alt(dout, cache)[0], closed_form, **EXACT)
 
 
 def test_batchnorm_constant_column_stays_finite(rng):
     x, gamma, beta, dout = _inputs(rng)
     x[:, 1] = 4.0  # zero batch variance: only eps keeps the division finite
     out, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
-    np.testing.assert_allclose(out[:, 1], beta[1], atol=1e-12)
+    assert_close(out[:, 1], beta[1], atol=1e-12)
 
     xt, gt, bt = tt(x), tt(gamma), tt(beta)
     F.batch_norm(xt, None, None, gt, bt, training=True, eps=1e-5).backward(tt(dout, grad=False))
     for backward in BACKWARDS:
         grads = backward(dout, cache)
         assert all(np.all(np.isfinite(g)) for g in grads)
-        np.testing.assert_allclose(grads[0], tn(xt.grad), rtol=1e-7, atol=1e-9)
-        np.testing.assert_allclose(grads[1], tn(gt.grad), rtol=1e-7, atol=1e-9)
+        assert_close(grads[0], tn(xt.grad), rtol=1e-7, atol=1e-9)
+        assert_close(grads[1], tn(gt.grad), rtol=1e-7, atol=1e-9)
 
 
 # ----------------------------------------------------------------------------- layernorm
@@ -259,23 +257,23 @@ def test_layernorm_matches_torch(rng, N, eps):
     xt, gt, bt = tt(x), tt(gamma), tt(beta)
     out_t = F.layer_norm(xt, (x.shape[1],), gt, bt, eps=eps)
     out_t.backward(tt(dout, grad=False))
-    np.testing.assert_allclose(out, tn(out_t), **EXACT)
-    np.testing.assert_allclose(dx, tn(xt.grad), **EXACT)
-    np.testing.assert_allclose(dgamma, tn(gt.grad), **EXACT)
-    np.testing.assert_allclose(dbeta, tn(bt.grad), **EXACT)
-    np.testing.assert_array_equal(x, x0)
+    assert_close(out, tn(out_t), **EXACT)
+    assert_close(dx, tn(xt.grad), **EXACT)
+    assert_close(dgamma, tn(gt.grad), **EXACT)
+    assert_close(dbeta, tn(bt.grad), **EXACT)
+    assert_equal(x, x0)
 
 
 def test_layernorm_backward_matches_numeric_gradient(rng):
     x, gamma, beta, dout = _inputs(rng, N=3, D=4)
     _, cache = layernorm_forward(x, gamma, beta, {})
     dx, dgamma, _ = layernorm_backward(dout, cache)
-    np.testing.assert_allclose(
+    assert_close(
         dx,
         eval_numerical_gradient_array(lambda v: layernorm_forward(v, gamma, beta, {})[0], x, dout),
         **NUMERIC,
     )
-    np.testing.assert_allclose(
+    assert_close(
         dgamma,
         eval_numerical_gradient_array(lambda v: layernorm_forward(x, v, beta, {})[0], gamma, dout),
         **NUMERIC,
@@ -287,14 +285,14 @@ def test_layernorm_ignores_mode(rng):
     expected, _ = layernorm_forward(x, gamma, beta, {})
     for param in ({"mode": "train"}, {"mode": "test"}, {"mode": "anything", "momentum": 0.5}):
         out, _ = layernorm_forward(x, gamma, beta, param)
-        np.testing.assert_array_equal(out, expected)
+        assert_equal(out, expected)
 
 
 def test_layernorm_constant_row_stays_finite(rng):
     x, gamma, beta, dout = _inputs(rng, N=4, D=6)
     x[2] = -1.5  # zero variance within the row
     out, cache = layernorm_forward(x, gamma, beta, {})
-    np.testing.assert_allclose(out[2], beta, atol=1e-12)
+    assert_close(out[2], beta, atol=1e-12)
 
     xt = tt(x)
     F.layer_norm(xt, (6,), tt(gamma, grad=False), tt(beta, grad=False)).backward(
@@ -302,7 +300,7 @@ def test_layernorm_constant_row_stays_finite(rng):
     )
     dx, dgamma, dbeta = layernorm_backward(dout, cache)
     assert np.all(np.isfinite(dx)) and np.all(np.isfinite(dgamma))
-    np.testing.assert_allclose(dx, tn(xt.grad), rtol=1e-7, atol=1e-9)
+    assert_close(dx, tn(xt.grad), rtol=1e-7, atol=1e-9)
 
 
 def test_layernorm_rejects_mismatched_beta(rng):

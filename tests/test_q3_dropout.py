@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tn, tt
+from conftest import assert_close, assert_equal, tn, tt
 
 from cs231n.classifiers.fc_net import FullyConnectedNet
 from cs231n.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
@@ -39,18 +39,18 @@ def test_dropout_keeps_fraction_p_and_scales_by_1_over_p(rng, p):
     out, _ = dropout_forward(x, _train(p))
     kept = out != 0
     assert abs(kept.mean() - p) < 0.005
-    np.testing.assert_allclose(out[kept], x[kept] / p, rtol=1e-12)
-    np.testing.assert_allclose(out.mean(), x.mean(), rtol=0.01)  # expectation preserved
-    np.testing.assert_array_equal(x, x0)
+    assert_close(out[kept], x[kept] / p, rtol=1e-12)
+    assert_close(out.mean(), x.mean(), rtol=0.01)  # expectation preserved
+    assert_equal(x, x0)
 
 
 @pytest.mark.parametrize("p", [0.3, 1.0])
 def test_dropout_test_mode_is_identity(rng, p):
     x = rng.normal(size=(20, 30))
     out, cache = dropout_forward(x, {"mode": "test", "p": p})
-    np.testing.assert_array_equal(out, x)
+    assert_equal(out, x)
     dout = rng.normal(size=x.shape)
-    np.testing.assert_array_equal(dropout_backward(dout, cache), dout)
+    assert_equal(dropout_backward(dout, cache), dout)
 
 
 def test_dropout_seed_makes_masks_reproducible(rng):
@@ -58,12 +58,12 @@ def test_dropout_seed_makes_masks_reproducible(rng):
     first, _ = dropout_forward(x, _train(0.5, seed=7))
     again, _ = dropout_forward(x, _train(0.5, seed=7))
     other, _ = dropout_forward(x, _train(0.5, seed=8))
-    np.testing.assert_array_equal(first, again)
+    assert_equal(first, again)
     assert np.any(first != other)
     # Without a seed the layer draws from numpy's global RNG.
     np.random.seed(3)  # noqa: NPY002
     unseeded, _ = dropout_forward(x, _train(0.5, seed=None))
-    np.testing.assert_array_equal(unseeded, dropout_forward(x, _train(0.5, seed=3))[0])
+    assert_equal(unseeded, dropout_forward(x, _train(0.5, seed=3))[0])
 
 
 @pytest.mark.parametrize("mode", ["train", "test"])
@@ -84,7 +84,7 @@ def test_dropout_backward_uses_the_forward_mask(rng):
     mask = out / x  # 0 or 1/p, as drawn by the forward pass
     xt = tt(x)
     (xt * tt(mask, grad=False)).backward(tt(dout, grad=False))
-    np.testing.assert_allclose(dx, tn(xt.grad), **EXACT)
+    assert_close(dx, tn(xt.grad), **EXACT)
     assert np.all(dx[out == 0] == 0)
 
     # With the seed fixed the forward is deterministic, so centred differences apply.
@@ -92,7 +92,7 @@ def test_dropout_backward_uses_the_forward_mask(rng):
         lambda v: dropout_forward(v, _train(0.6, seed=5))[0], x[:4, :5].copy(), dout[:4, :5]
     )
     out_small, cache_small = dropout_forward(x[:4, :5], _train(0.6, seed=5))
-    np.testing.assert_allclose(dropout_backward(dout[:4, :5], cache_small), numeric, **NUMERIC)
+    assert_close(dropout_backward(dout[:4, :5], cache_small), numeric, **NUMERIC)
     assert np.any(out_small == 0) and np.any(out_small != 0)
 
 
@@ -146,9 +146,9 @@ def test_fc_net_dropout_matches_torch(rng):
     loss_t = loss_t + 0.5 * model.reg * sum((params[f"W{i}"] ** 2).sum() for i in (1, 2, 3))
     loss_t.backward()
 
-    np.testing.assert_allclose(loss, loss_t.item(), **EXACT)
+    assert_close(loss, loss_t.item(), **EXACT)
     for name, grad in grads.items():
-        np.testing.assert_allclose(grad, tn(params[name].grad), **EXACT, err_msg=name)
+        assert_close(grad, tn(params[name].grad), **EXACT, err_msg=name)
 
 
 @pytest.mark.parametrize("keep", [1.0, 0.75, 0.5])
@@ -158,7 +158,7 @@ def test_fc_net_dropout_numeric_gradient(rng, keep):
     _, grads = model.loss(X, y)
     for name, param in model.params.items():
         numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param, verbose=False)
-        np.testing.assert_allclose(grads[name], numeric, **NUMERIC, err_msg=name)
+        assert_close(grads[name], numeric, **NUMERIC, err_msg=name)
 
 
 def test_fc_net_dropout_seed_and_modes(rng):
@@ -176,6 +176,6 @@ def test_fc_net_dropout_seed_and_modes(rng):
     # Test mode turns dropout off: the same weights give the same scores as without it.
     scores = dropped.loss(X)
     assert dropped.dropout_param["mode"] == "test"
-    np.testing.assert_array_equal(scores, full.loss(X))
+    assert_equal(scores, full.loss(X))
     dropped.loss(X, y)
     assert dropped.dropout_param["mode"] == "train"

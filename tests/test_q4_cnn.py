@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import rel_error, tn, tt
+from conftest import assert_close, assert_equal, check_close, tn, tt
 
 from cs231n.classifiers.cnn import DeepConvNet, ThreeLayerConvNet
 from cs231n.gradient_check import eval_numerical_gradient
@@ -31,7 +31,7 @@ def assert_grads_match(grads: dict, params: dict[str, torch.Tensor], tol: float)
     assert grads.keys() == params.keys()
     for name, p in params.items():
         assert grads[name].shape == p.shape, name
-        assert rel_error(grads[name], tn(p.grad)) < tol, name
+        check_close(name, grads[name], tn(p.grad), tol)
 
 
 def blobs(rng, N, C, H, W, num_classes=10):
@@ -66,6 +66,31 @@ def three_layer_torch(p: dict[str, torch.Tensor], X: np.ndarray, pad: int) -> to
     return out @ p["W3"] + p["b3"]
 
 
+def test_three_layer_dtype_and_global_seed(rng):
+    X, y = blobs(rng, 4, 3, 8, 8)
+    np.random.seed(5)  # noqa: NPY002 (weights and minibatches use the global RNG)
+    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=2, filter_size=3, hidden_dim=4)
+    np.random.seed(5)  # noqa: NPY002 (weights and minibatches use the global RNG)
+    again = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=2, filter_size=3, hidden_dim=4)
+    for name, value in model.params.items():
+        assert value.dtype == np.float32, name
+        assert_equal(value, again.params[name])
+    loss, grads = model.loss(X, y)
+    assert model.loss(X).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads.values())
+
+
+def test_three_layer_initial_loss_and_regularization(rng):
+    X, y = blobs(rng, 20, 3, 16, 16)
+    model = ThreeLayerConvNet(input_dim=(3, 16, 16), num_filters=8, hidden_dim=20)
+    loss, _ = model.loss(X, y)
+    assert abs(loss - np.log(10)) < 1e-3
+    model.reg = 10.0
+    loss_reg, _ = model.loss(X, y)
+    weights = sum(float(np.sum(model.params[f"W{i}"] ** 2)) for i in (1, 2, 3))
+    assert loss_reg == pytest.approx(loss + 5.0 * weights, rel=1e-5)
+
+
 @pytest.mark.parametrize("filter_size", [3, 5])
 def test_three_layer_matches_torch(rng, filter_size):
     np.random.seed(0)  # noqa: NPY002 (weights and minibatches use the global RNG)
@@ -91,20 +116,9 @@ def test_three_layer_matches_torch(rng, filter_size):
     ref_scores = three_layer_torch(p, X, (filter_size - 1) // 2)
     ref_loss = torch_loss(ref_scores, y, [p["W1"], p["W2"], p["W3"]], reg=0.1)
     ref_loss.backward()
-    assert rel_error(scores, tn(ref_scores)) < 1e-10
+    check_close("scores", scores, tn(ref_scores), 1e-10)
     assert abs(loss - ref_loss.item()) < 1e-10
     assert_grads_match(grads, p, 1e-8)
-
-
-def test_three_layer_initial_loss_and_regularization(rng):
-    X, y = blobs(rng, 20, 3, 16, 16)
-    model = ThreeLayerConvNet(input_dim=(3, 16, 16), num_filters=8, hidden_dim=20)
-    loss, _ = model.loss(X, y)
-    assert abs(loss - np.log(10)) < 1e-3
-    model.reg = 10.0
-    loss_reg, _ = model.loss(X, y)
-    weights = sum(float(np.sum(model.params[f"W{i}"] ** 2)) for i in (1, 2, 3))
-    assert loss_reg == pytest.approx(loss + 5.0 * weights, rel=1e-5)
 
 
 def test_three_layer_numerical_gradients(rng):
@@ -122,21 +136,7 @@ def test_three_layer_numerical_gradients(rng):
     loss, grads = model.loss(X, y)
     for name, param in model.params.items():
         num = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param, verbose=False)
-        assert rel_error(num, grads[name]) < 1e-5, name
-
-
-def test_three_layer_dtype_and_global_seed(rng):
-    X, y = blobs(rng, 4, 3, 8, 8)
-    np.random.seed(5)  # noqa: NPY002 (weights and minibatches use the global RNG)
-    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=2, filter_size=3, hidden_dim=4)
-    np.random.seed(5)  # noqa: NPY002 (weights and minibatches use the global RNG)
-    again = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=2, filter_size=3, hidden_dim=4)
-    for name, value in model.params.items():
-        assert value.dtype == np.float32, name
-        np.testing.assert_array_equal(value, again.params[name])
-    loss, grads = model.loss(X, y)
-    assert model.loss(X).dtype == np.float32
-    assert all(g.dtype == np.float32 for g in grads.values())
+        check_close(name, num, grads[name], 1e-5)
 
 
 def test_three_layer_overfits_tiny_dataset(rng):
@@ -213,7 +213,20 @@ def test_deep_parameters_and_bn_params():
     assert big.params["W1"].std() == pytest.approx(np.sqrt(2 / 27), rel=0.1)
     assert big.params["W2"].std() == pytest.approx(np.sqrt(2 / (64 * 16 * 16)), rel=0.05)
     assert small_deep(weight_scale=1e-3).params["W2"].std() < 2e-3
-    np.testing.assert_array_equal(small_deep().params["W3"], small_deep().params["W3"])
+    assert_equal(small_deep().params["W3"], small_deep().params["W3"])
+
+
+def test_deep_initial_loss_dtype_and_inputs_untouched(rng):
+    model = DeepConvNet(input_dim=(3, 16, 16), stage_filters=[[8], [8]], weight_scale=1e-3)
+    X, y = blobs(rng, 10, 3, 16, 16)
+    X32 = X.astype(np.float32)
+    saved = X32.copy()
+    loss, grads = model.loss(X32, y)
+    assert abs(loss - np.log(10)) < 1e-2
+    assert_equal(X32, saved)
+    assert all(p.dtype == np.float32 for p in model.params.values())
+    assert all(g.dtype == np.float32 for g in grads.values())
+    assert model.loss(X).dtype == np.float32
 
 
 def test_deep_matches_torch_in_train_mode(rng):
@@ -246,7 +259,7 @@ def test_deep_test_mode_uses_running_statistics(rng):
         p["gamma1"], p["beta1"], training=False,
     )  # fmt: skip
     ref = F.max_pool2d(F.relu(out), 2, 2).flatten(1) @ p["W2"] + p["b2"]
-    assert rel_error(scores, tn(ref)) < 1e-10
+    check_close("scores", scores, tn(ref), 1e-10)
     assert not np.allclose(scores, tn(deep_torch(model, p, X)))
 
 
@@ -263,20 +276,7 @@ def test_deep_numerical_gradients_with_dropout(rng):
         else:
             # atol: a channel that the ReLUs and pools cut off has gradient 0, and there
             # the centered difference returns rounding noise (~1e-11), not a relative match.
-            np.testing.assert_allclose(num, grads[name], rtol=1e-5, atol=1e-9, err_msg=name)
-
-
-def test_deep_initial_loss_dtype_and_inputs_untouched(rng):
-    model = DeepConvNet(input_dim=(3, 16, 16), stage_filters=[[8], [8]], weight_scale=1e-3)
-    X, y = blobs(rng, 10, 3, 16, 16)
-    X32 = X.astype(np.float32)
-    saved = X32.copy()
-    loss, grads = model.loss(X32, y)
-    assert abs(loss - np.log(10)) < 1e-2
-    np.testing.assert_array_equal(X32, saved)
-    assert all(p.dtype == np.float32 for p in model.params.values())
-    assert all(g.dtype == np.float32 for g in grads.values())
-    assert model.loss(X).dtype == np.float32
+            assert_close(num, grads[name], rtol=1e-5, atol=1e-9, err_msg=name)
 
 
 def test_deep_overfits_tiny_dataset(rng):
@@ -295,13 +295,13 @@ def test_deep_flips_only_training_images_and_keep_labels(rng):
     flipping, plain = small_deep(flip_prob=1.0), small_deep()
     loss, grads = flipping.loss(X, y)
     ref_loss, ref_grads = plain.loss(X[..., ::-1], y)
-    np.testing.assert_array_equal(X, saved)
+    assert_equal(X, saved)
     assert loss == pytest.approx(ref_loss, rel=1e-12)
     for name, grad in grads.items():
-        np.testing.assert_allclose(grad, ref_grads[name], rtol=1e-10, atol=1e-12, err_msg=name)
+        assert_close(grad, ref_grads[name], rtol=1e-10, atol=1e-12, err_msg=name)
     # Same running statistics now, so test-mode scores agree only if loss(X) does not flip.
     scores = flipping.loss(X)
-    np.testing.assert_allclose(scores, plain.loss(X), rtol=1e-12)
+    assert_close(scores, plain.loss(X), rtol=1e-12)
     assert not np.allclose(scores, plain.loss(X[..., ::-1]))
 
 
@@ -314,8 +314,8 @@ def test_deep_augment_mirrors_about_flip_prob_of_the_images(rng):
     assert np.all(same ^ mirrored)  # each image is itself or its mirror, never both
     assert mirrored.mean() == pytest.approx(0.3, abs=0.04)
     again = small_deep(flip_prob=0.3, seed=4).augment(X)
-    np.testing.assert_array_equal(out, again)  # the seed fixes the flips
-    np.testing.assert_array_equal(small_deep(flip_prob=0.3).params["W1"], small_deep().params["W1"])
+    assert_equal(out, again)  # the seed fixes the flips
+    assert_equal(small_deep(flip_prob=0.3).params["W1"], small_deep().params["W1"])
 
 
 class RecordingSolver(Solver):
@@ -358,7 +358,7 @@ def test_solver_restores_best_batchnorm_statistics_with_flips(rng):
     for bn, best_bn, last_bn in zip(model.bn_params, best_stats, final_stats, strict=True):
         for key in ("running_mean", "running_var"):
             assert not np.allclose(best_bn[key], last_bn[key]), key
-            np.testing.assert_array_equal(bn[key], best_bn[key], err_msg=key)
+            assert_equal(bn[key], best_bn[key], err_msg=key)
     assert solver.check_accuracy(X_val, y_val) == solver.best_val_acc
 
 

@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 import pytest
 import torch.nn.functional as F
-from conftest import rel_error, tn, tt
+from conftest import assert_close as assert_allclose
+from conftest import assert_equal, check_close, tn, tt
 
 from cs231n import fast_layers
 from cs231n.fast_layers import (
@@ -90,7 +91,7 @@ TOL = {np.float64: (1e-9, 1e-11), np.float32: (1e-4, 1e-5)}
 def assert_close(actual: np.ndarray, expected: np.ndarray, dtype) -> None:
     rtol, atol = TOL[dtype]
     scale = max(float(np.max(np.abs(expected))), 1.0)
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol * scale)
+    assert_allclose(actual, expected, rtol=rtol, atol=atol * scale)
 
 
 def distinct(rng, shape, dtype=np.float64) -> np.ndarray:
@@ -195,9 +196,9 @@ def test_conv_fast_numeric_gradient(rng):
     out, cache = conv_forward_fast(x, w, b, param)
     dx, dw, db = conv_backward_fast(dout, cache)
     f = lambda _: conv_forward_fast(x, w, b, param)[0]  # noqa: E731
-    assert rel_error(dx, eval_numerical_gradient_array(f, x, dout)) < 1e-8
-    assert rel_error(dw, eval_numerical_gradient_array(f, w, dout)) < 1e-8
-    assert rel_error(db, eval_numerical_gradient_array(f, b, dout)) < 1e-8
+    check_close("dx", dx, eval_numerical_gradient_array(f, x, dout), 1e-8)
+    check_close("dw", dw, eval_numerical_gradient_array(f, w, dout), 1e-8)
+    check_close("db", db, eval_numerical_gradient_array(f, b, dout), 1e-8)
 
 
 @pytest.mark.parametrize("strategy", CONV_STRATEGIES)
@@ -206,7 +207,7 @@ def test_conv_leaves_inputs_unchanged(rng, strategy):
     copies = [a.copy() for a in (x, w, b, dout)]
     run_conv(strategy, x, w, b, 1, 1, dout)
     for before, after in zip(copies, (x, w, b, dout), strict=True):
-        np.testing.assert_array_equal(before, after)
+        assert_equal(before, after)
 
 
 def test_conv_fast_accepts_non_contiguous_and_integer_input(rng):
@@ -231,7 +232,7 @@ def test_conv_backward_fast_follows_the_cache(rng):
     for a, b_ in zip(
         conv_backward_fast(dout, im2col_cache), conv_backward_fast(dout, strides_cache), strict=True
     ):
-        np.testing.assert_allclose(a, b_, rtol=1e-10, atol=1e-12)
+        assert_allclose(a, b_, rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="strategy"):
         conv_backward_strides(dout, im2col_cache)
     with pytest.raises(ValueError, match="strategy"):
@@ -247,7 +248,7 @@ def test_conv_fast_matches_naive(rng, x_shape, w_shape, stride, pad):
     out_naive, cache = conv_forward_naive(x, w, b, param)
     expected = (out_naive, *conv_backward_naive(dout, cache))
     for got, want in zip(run_conv("fast", x, w, b, stride, pad, dout), expected, strict=True):
-        assert rel_error(got, want) < 1e-9
+        check_close("got", got, want, 1e-9)
 
 
 # --------------------------------------------------------------------------- max pooling
@@ -293,7 +294,7 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima(strategy):
     expected[0, 0, ::2, ::2] = dout[0, 0]
     expected[0, 1, 0, 1], expected[0, 1, 0, 2] = dout[0, 1, 0]
     expected[0, 1, 2, 0], expected[0, 1, 2, 2] = dout[0, 1, 1]
-    np.testing.assert_array_equal(dx, expected)
+    assert_equal(dx, expected)
 
 
 def test_max_pool_overlapping_ties_match_naive(rng):
@@ -303,8 +304,8 @@ def test_max_pool_overlapping_ties_match_naive(rng):
     dout = rng.standard_normal(out.shape)
     expected = max_pool_backward_naive(dout, cache)
     fast_out, fast_cache = max_pool_forward_fast(x, pool_param)
-    np.testing.assert_array_equal(fast_out, out)
-    np.testing.assert_allclose(max_pool_backward_fast(dout, fast_cache), expected, atol=1e-12)
+    assert_equal(fast_out, out)
+    assert_allclose(max_pool_backward_fast(dout, fast_cache), expected, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -317,8 +318,8 @@ def test_max_pool_fast_matches_naive(rng, x_shape, ph, pw, stride):
     pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
     out, cache = max_pool_forward_naive(x, pool_param)
     fast_out, dx, _ = run_pool("fast", x, ph, pw, stride, dout)
-    np.testing.assert_array_equal(fast_out, out)
-    np.testing.assert_allclose(dx, max_pool_backward_naive(dout, cache), atol=1e-12)
+    assert_equal(fast_out, out)
+    assert_allclose(dx, max_pool_backward_naive(dout, cache), atol=1e-12)
 
 
 @pytest.mark.parametrize("x_shape, size, stride", [((2, 2, 6, 6), 2, 2), ((2, 2, 7, 7), 3, 2)])
@@ -328,7 +329,7 @@ def test_max_pool_fast_numeric_gradient(rng, x_shape, size, stride):
     _, cache = max_pool_forward_fast(x, pool_param)
     dx = max_pool_backward_fast(dout, cache)
     f = lambda _: max_pool_forward_fast(x, pool_param)[0]  # noqa: E731
-    assert rel_error(dx, eval_numerical_gradient_array(f, x, dout)) < 1e-8
+    check_close("dx", dx, eval_numerical_gradient_array(f, x, dout), 1e-8)
 
 
 @pytest.mark.parametrize("strategy", POOL_STRATEGIES)
@@ -336,8 +337,8 @@ def test_max_pool_leaves_inputs_unchanged(rng, strategy):
     x, dout = pool_inputs(rng, (2, 3, 6, 6), 2, 2, 2)
     x_before, dout_before = x.copy(), dout.copy()
     run_pool(strategy, x, 2, 2, 2, dout)
-    np.testing.assert_array_equal(x, x_before)
-    np.testing.assert_array_equal(dout, dout_before)
+    assert_equal(x, x_before)
+    assert_equal(dout, dout_before)
 
 
 def test_max_pool_backward_follows_the_cache(rng):
@@ -345,7 +346,7 @@ def test_max_pool_backward_follows_the_cache(rng):
     pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
     _, reshape_cache = max_pool_forward_reshape(x, pool_param)
     _, im2col_cache = max_pool_forward_im2col(x, pool_param)
-    np.testing.assert_array_equal(
+    assert_equal(
         max_pool_backward_fast(dout, reshape_cache), max_pool_backward_fast(dout, im2col_cache)
     )
     with pytest.raises(ValueError, match="strategy"):
@@ -443,11 +444,11 @@ IM2COL_IDS = [f"x{x}-{fh}x{fw}-p{p}-s{s}" for x, fh, fw, p, s in IM2COL_CASES]
 def test_im2col_indices_layout(rng, x_shape, fh, fw, pad, stride):
     x = rng.standard_normal(x_shape)
     cols = im2col_indices(x, fh, fw, pad, stride)
-    np.testing.assert_array_equal(cols, im2col_loops(x, fh, fw, pad, stride))
+    assert_equal(cols, im2col_loops(x, fh, fw, pad, stride))
     k, i, j = get_im2col_indices(x_shape, fh, fw, pad, stride)
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     by_sample = xp[:, k, i, j]  # (N, C*fh*fw, H'*W')
-    np.testing.assert_array_equal(by_sample.transpose(1, 2, 0).reshape(cols.shape), cols)
+    assert_equal(by_sample.transpose(1, 2, 0).reshape(cols.shape), cols)
 
 
 @pytest.mark.parametrize("x_shape, fh, fw, pad, stride", IM2COL_CASES, ids=IM2COL_IDS)
@@ -460,7 +461,7 @@ def test_col2im_indices_is_the_adjoint(rng, x_shape, fh, fw, pad, stride):
     assert back.shape == x_shape
     assert np.isclose(np.vdot(im2col_indices(x, fh, fw, pad, stride), cols), np.vdot(x, back))
     counts = col2im_indices(np.ones_like(cols), x_shape, fh, fw, pad, stride)
-    np.testing.assert_allclose(
+    assert_allclose(
         col2im_indices(im2col_indices(x, fh, fw, pad, stride), x_shape, fh, fw, pad, stride),
         counts * x,
     )
@@ -473,14 +474,14 @@ def test_im2col_6d_layout_and_adjoint(rng, x_shape, fh, fw, pad, stride):
     N, C = x_shape[:2]
     # Same entries as the im2col matrix, with the columns in (n, h', w') order.
     flat = im2col_loops(x, fh, fw, pad, stride).reshape(C, fh, fw, *cols6.shape[4:], N)
-    np.testing.assert_array_equal(cols6, flat.transpose(0, 1, 2, 5, 3, 4))
+    assert_equal(cols6, flat.transpose(0, 1, 2, 5, 3, 4))
     c = rng.standard_normal(cols6.shape)
     assert np.isclose(np.vdot(cols6, c), np.vdot(x, col2im_6d(c, x_shape, pad, stride)))
     buffer = np.full(cols6.size + 5, np.nan)
-    np.testing.assert_array_equal(im2col_6d(x, fh, fw, pad, stride, out=buffer), cols6)
+    assert_equal(im2col_6d(x, fh, fw, pad, stride, out=buffer), cols6)
     out = np.full(x_shape, np.nan)
     assert col2im_6d(c, x_shape, pad, stride, out=out) is out
-    np.testing.assert_array_equal(out, col2im_6d(c, x_shape, pad, stride))
+    assert_equal(out, col2im_6d(c, x_shape, pad, stride))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -492,7 +493,7 @@ def test_cython_kernels_match_numpy(rng, x_shape, fh, fw, pad, stride, dtype):
 
     cols = ext.im2col_cython(x, fh, fw, pad, stride)
     assert cols.dtype == dtype
-    np.testing.assert_array_equal(cols, im2col_indices(x, fh, fw, pad, stride))
+    assert_equal(cols, im2col_indices(x, fh, fw, pad, stride))
     c = rng.standard_normal(cols.shape).astype(dtype)
     back = ext.col2im_cython(c, N, C, H, W, fh, fw, pad, stride)
     assert back.dtype == dtype
@@ -500,16 +501,16 @@ def test_cython_kernels_match_numpy(rng, x_shape, fh, fw, pad, stride, dtype):
 
     cols6 = ext.im2col_6d_cython(x, fh, fw, pad, stride)
     assert cols6.dtype == dtype
-    np.testing.assert_array_equal(cols6, im2col_6d(x, fh, fw, pad, stride))
+    assert_equal(cols6, im2col_6d(x, fh, fw, pad, stride))
     c6 = rng.standard_normal(cols6.shape).astype(dtype)
     back6 = ext.col2im_6d_cython(c6, N, C, H, W, fh, fw, pad, stride)
     assert back6.dtype == dtype
     assert_close(back6, col2im_6d(c6.astype(np.float64), x_shape, pad, stride), dtype)
     out = np.full(x_shape, np.nan, dtype=dtype)
     assert ext.col2im_6d_cython(c6, N, C, H, W, fh, fw, pad, stride, out=out) is out
-    np.testing.assert_array_equal(out, back6)
+    assert_equal(out, back6)
     buffer = np.full(cols6.size + 3, np.nan, dtype=dtype)
-    np.testing.assert_array_equal(ext.im2col_6d_cython(x, fh, fw, pad, stride, out=buffer), cols6)
+    assert_equal(ext.im2col_6d_cython(x, fh, fw, pad, stride, out=buffer), cols6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -517,13 +518,13 @@ def test_window_max_and_scatter_cython_match_numpy(rng, dtype):
     ext = cython()
     windows = rng.integers(0, 4, size=(5, 9, 7)).astype(dtype)  # many ties
     out, argmax = ext.window_max_cython(windows)
-    np.testing.assert_array_equal(out, windows.max(axis=1))
-    np.testing.assert_array_equal(argmax, windows.argmax(axis=1))  # numpy: first maximum
+    assert_equal(out, windows.max(axis=1))
+    assert_equal(argmax, windows.argmax(axis=1))  # numpy: first maximum
     assert out.dtype == dtype and argmax.dtype == np.int32
     dout = rng.standard_normal((5, 7)).astype(dtype)
     dwindows = ext.window_scatter_cython(dout, argmax, 9)
     expected = np.where(np.arange(9)[None, :, None] == argmax[:, None, :], dout[:, None, :], 0)
-    np.testing.assert_array_equal(dwindows, expected)
+    assert_equal(dwindows, expected)
     with pytest.raises(ValueError, match="argmax entries"):
         ext.window_scatter_cython(dout, argmax, 2)
 
@@ -537,8 +538,8 @@ def test_max_pool_cython_matches_numpy(rng, x_shape, ph, pw, stride, dtype):
     out, argmax = ext.max_pool_cython(x, ph, pw, stride)
     want_out, want_argmax = fast_layers._max_pool_numpy(x, ph, pw, stride)
     assert out.dtype == dtype and argmax.dtype == np.int32
-    np.testing.assert_array_equal(out, want_out)
-    np.testing.assert_array_equal(argmax, want_argmax)
+    assert_equal(out, want_out)
+    assert_equal(argmax, want_argmax)
     dout = rng.standard_normal(argmax.shape).astype(dtype)
     dx = ext.max_pool_backward_cython(dout, argmax, N, C, H, W, ph, pw, stride)
     want = fast_layers._max_pool_backward_numpy(dout, argmax, N, C, H, W, ph, pw, stride)
@@ -575,16 +576,16 @@ def test_parallel_kernels_give_the_same_bits_on_1_and_2_threads(
     with fast_layers.limited_threads(3):  # more ranges than cores is fine too
         parallel = run()
     for one, two in zip(serial, parallel, strict=True):
-        np.testing.assert_array_equal(one, two)
+        assert_equal(one, two)
 
 
 def test_im2col_cython_accepts_views_and_read_only_input(rng):
     ext = cython()
     x = rng.standard_normal((3, 4, 6, 10))[:, ::2, :, ::2]
-    np.testing.assert_array_equal(ext.im2col_cython(x, 3, 3, 1, 1), im2col_indices(x, 3, 3, 1, 1))
+    assert_equal(ext.im2col_cython(x, 3, 3, 1, 1), im2col_indices(x, 3, 3, 1, 1))
     x = np.ascontiguousarray(x)
     x.setflags(write=False)
-    np.testing.assert_array_equal(ext.im2col_6d_cython(x, 3, 3, 1, 1), im2col_6d(x, 3, 3, 1, 1))
+    assert_equal(ext.im2col_6d_cython(x, 3, 3, 1, 1), im2col_6d(x, 3, 3, 1, 1))
 
 
 # --------------------------------------------------------------------------- numpy fallback

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import rel_error, tn, tt
+from conftest import assert_close, assert_equal, check_close, tn, tt
 
 from cs231n.gradient_check import eval_numerical_gradient_array
 from cs231n.layer_utils import (
@@ -62,26 +62,35 @@ def conv_torch(x, w, b, stride, pad):
     return F.conv2d(xt, wt, bt, stride=stride, padding=pad), (xt, wt, bt)
 
 
-@pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv_forward_backward_match_torch(rng, case):
+def _conv_case(rng, case):
     N, C, H, W, Fn, HH, WW, stride, pad = case
     x = rng.standard_normal((N, C, H, W))
     w = rng.standard_normal((Fn, C, HH, WW))
     b = rng.standard_normal(Fn)
-    conv_param = {"stride": stride, "pad": pad}
+    return x, w, b, {"stride": stride, "pad": pad}
 
-    out, cache = conv_forward_naive(x, w, b, conv_param)
-    ref, (xt, wt, bt) = conv_torch(x, w, b, stride, pad)
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv_forward_matches_torch(rng, case):
+    x, w, b, conv_param = _conv_case(rng, case)
+    out, _ = conv_forward_naive(x, w, b, conv_param)
+    ref, _ = conv_torch(x, w, b, conv_param["stride"], conv_param["pad"])
     assert out.shape == ref.shape
-    assert rel_error(out, tn(ref)) < 1e-10
+    check_close("out", out, tn(ref), 1e-10)
 
-    dout = rng.standard_normal(out.shape)
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv_backward_matches_torch(rng, case):
+    x, w, b, conv_param = _conv_case(rng, case)
+    out, cache = conv_forward_naive(x, w, b, conv_param)
+    ref, (xt, wt, bt) = conv_torch(x, w, b, conv_param["stride"], conv_param["pad"])
+    dout = rng.standard_normal(ref.shape)
     dx, dw, db = conv_backward_naive(dout, cache)
     ref.backward(torch.from_numpy(dout))
     assert dx.shape == x.shape and dw.shape == w.shape and db.shape == b.shape
-    assert rel_error(dx, tn(xt.grad)) < 1e-10
-    assert rel_error(dw, tn(wt.grad)) < 1e-10
-    assert rel_error(db, tn(bt.grad)) < 1e-10
+    check_close("dx", dx, tn(xt.grad), 1e-10)
+    check_close("dw", dw, tn(wt.grad), 1e-10)
+    check_close("db", db, tn(bt.grad), 1e-10)
 
 
 def test_conv_float32_keeps_dtype_and_matches_torch(rng):
@@ -96,7 +105,7 @@ def test_conv_float32_keeps_dtype_and_matches_torch(rng):
     ref, (xt, wt, bt) = conv_torch(x, w, b, 1, 1)
     ref.backward(torch.from_numpy(dout.astype(np.float64)))
     for ours, theirs in ((out, ref), (dx, xt.grad), (dw, wt.grad), (db, bt.grad)):
-        np.testing.assert_allclose(ours, tn(theirs), rtol=1e-4, atol=1e-4)
+        assert_close(ours, tn(theirs), rtol=1e-4, atol=1e-4)
 
 
 def test_conv_backward_numerical(rng):
@@ -117,9 +126,9 @@ def test_conv_backward_numerical(rng):
     db_num = eval_numerical_gradient_array(
         lambda a: conv_forward_naive(x, w, a, conv_param)[0], b, dout
     )
-    assert rel_error(dx, dx_num) < 1e-8
-    assert rel_error(dw, dw_num) < 1e-8
-    assert rel_error(db, db_num) < 1e-8
+    check_close("dx", dx, dx_num, 1e-8)
+    check_close("dw", dw, dw_num, 1e-8)
+    check_close("db", db, db_num, 1e-8)
 
 
 def test_conv_does_not_modify_inputs(rng):
@@ -131,7 +140,7 @@ def test_conv_does_not_modify_inputs(rng):
     dout_saved = dout.copy()
     conv_backward_naive(dout, cache)
     for a, s in zip((x, w, b, dout), (*saved, dout_saved), strict=True):
-        np.testing.assert_array_equal(a, s)
+        assert_equal(a, s)
     assert conv_param == {"stride": 1, "pad": 1}
 
 
@@ -167,22 +176,36 @@ POOL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", POOL_CASES, ids=str)
-def test_max_pool_forward_backward_match_torch(rng, case):
+def _pool_case(rng, case):
     N, C, H, W, ph, pw, stride = case
-    x = distinct(rng, N, C, H, W)
-    pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
-    out, cache = max_pool_forward_naive(x, pool_param)
-    xt = tt(x)
-    ref = F.max_pool2d(xt, kernel_size=(ph, pw), stride=stride)
-    assert out.shape == ref.shape
-    assert rel_error(out, tn(ref)) < 1e-12
+    return distinct(rng, N, C, H, W), {"pool_height": ph, "pool_width": pw, "stride": stride}
 
-    dout = rng.standard_normal(out.shape)
+
+def _pool_torch(x, pool_param):
+    xt = tt(x)
+    kernel = (pool_param["pool_height"], pool_param["pool_width"])
+    return F.max_pool2d(xt, kernel_size=kernel, stride=pool_param["stride"]), xt
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_max_pool_forward_matches_torch(rng, case):
+    x, pool_param = _pool_case(rng, case)
+    out, _ = max_pool_forward_naive(x, pool_param)
+    ref, _ = _pool_torch(x, pool_param)
+    assert out.shape == ref.shape
+    check_close("out", out, tn(ref), 1e-12)
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_max_pool_backward_matches_torch(rng, case):
+    x, pool_param = _pool_case(rng, case)
+    _, cache = max_pool_forward_naive(x, pool_param)
+    ref, xt = _pool_torch(x, pool_param)
+    dout = rng.standard_normal(ref.shape)
     dx = max_pool_backward_naive(dout, cache)
     ref.backward(torch.from_numpy(dout))
     assert dx.shape == x.shape
-    assert rel_error(dx, tn(xt.grad)) < 1e-12
+    check_close("dx", dx, tn(xt.grad), 1e-12)
 
 
 def test_max_pool_backward_numerical(rng):
@@ -194,7 +217,7 @@ def test_max_pool_backward_numerical(rng):
     dx_num = eval_numerical_gradient_array(
         lambda a: max_pool_forward_naive(a, pool_param)[0], x, dout
     )
-    assert rel_error(dx, dx_num) < 1e-10
+    check_close("dx", dx, dx_num, 1e-10)
 
 
 def test_max_pool_sends_each_window_gradient_to_one_maximum():
@@ -211,7 +234,7 @@ def test_max_pool_float32_and_inputs_untouched(rng):
     out, cache = max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
     dx = max_pool_backward_naive(np.ones_like(out), cache)
     assert out.dtype == dx.dtype == np.float32
-    np.testing.assert_array_equal(x, saved)
+    assert_equal(x, saved)
 
 
 @pytest.mark.parametrize(
@@ -247,12 +270,12 @@ def test_spatial_batchnorm_train_and_test_match_torch(rng):
         ref = F.batch_norm(
             tt(x, False), None, None, tt(gamma, False), tt(beta, False), training=True, eps=1e-4
         )
-        assert rel_error(out, tn(ref)) < 1e-10
+        check_close("out", out, tn(ref), 1e-10)
         running_mean = 0.8 * running_mean + 0.2 * x.mean(axis=(0, 2, 3))
         running_var = 0.8 * running_var + 0.2 * x.var(axis=(0, 2, 3))
     assert bn_param["running_mean"].shape == bn_param["running_var"].shape == (C,)
-    assert rel_error(bn_param["running_mean"], running_mean) < 1e-12
-    assert rel_error(bn_param["running_var"], running_var) < 1e-12
+    check_close("bn_param['running_mean']", bn_param["running_mean"], running_mean, 1e-12)
+    check_close("bn_param['running_var']", bn_param["running_var"], running_var, 1e-12)
 
     bn_param["mode"] = "test"
     x = rng.standard_normal((N, C, H, W))
@@ -266,15 +289,15 @@ def test_spatial_batchnorm_train_and_test_match_torch(rng):
         training=False,
         eps=1e-4,
     )
-    assert rel_error(out, tn(ref)) < 1e-10
+    check_close("out", out, tn(ref), 1e-10)
 
 
 def test_spatial_batchnorm_creates_running_stats_and_normalizes(rng):
     x = 4.0 + 10.0 * rng.standard_normal((10, 3, 4, 5))
     bn_param = {"mode": "train"}
     out, _ = spatial_batchnorm_forward(x, np.ones(3), np.zeros(3), bn_param)
-    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-10)
-    np.testing.assert_allclose(out.std(axis=(0, 2, 3)), 1, atol=1e-5)
+    assert_close(out.mean(axis=(0, 2, 3)), 0, atol=1e-10)
+    assert_close(out.std(axis=(0, 2, 3)), 1, atol=1e-5)
     assert bn_param["running_mean"].shape == (3,)
 
 
@@ -290,9 +313,9 @@ def test_spatial_batchnorm_backward_matches_torch_and_numerical(rng):
 
     xt, gt, bt = tt(x), tt(gamma), tt(beta)
     F.batch_norm(xt, None, None, gt, bt, training=True, eps=1e-5).backward(torch.from_numpy(dout))
-    assert rel_error(dx, tn(xt.grad)) < 1e-8
-    assert rel_error(dgamma, tn(gt.grad)) < 1e-10
-    assert rel_error(dbeta, tn(bt.grad)) < 1e-10
+    check_close("dx", dx, tn(xt.grad), 1e-8)
+    check_close("dgamma", dgamma, tn(gt.grad), 1e-10)
+    check_close("dbeta", dbeta, tn(bt.grad), 1e-10)
 
     def f(xx, gg, bb):
         return spatial_batchnorm_forward(xx, gg, bb, {"mode": "train"})[0]
@@ -300,9 +323,9 @@ def test_spatial_batchnorm_backward_matches_torch_and_numerical(rng):
     dx_num = eval_numerical_gradient_array(lambda a: f(a, gamma, beta), x, dout)
     dg_num = eval_numerical_gradient_array(lambda a: f(x, a, beta), gamma, dout)
     db_num = eval_numerical_gradient_array(lambda a: f(x, gamma, a), beta, dout)
-    assert rel_error(dx, dx_num) < 1e-6
-    assert rel_error(dgamma, dg_num) < 1e-8
-    assert rel_error(dbeta, db_num) < 1e-8
+    check_close("dx", dx, dx_num, 1e-6)
+    check_close("dgamma", dgamma, dg_num, 1e-8)
+    check_close("dbeta", dbeta, db_num, 1e-8)
 
 
 @pytest.mark.parametrize(
@@ -330,15 +353,15 @@ def test_spatial_groupnorm_matches_torch(rng, C, G):
     out, cache = spatial_groupnorm_forward(x, gamma, beta, G, {"eps": 1e-4})
     xt, gt, bt = tt(x), tt(gamma.reshape(C)), tt(beta.reshape(C))
     ref = F.group_norm(xt, G, gt, bt, eps=1e-4)
-    assert rel_error(out, tn(ref)) < 1e-10
+    check_close("out", out, tn(ref), 1e-10)
 
     dout = rng.standard_normal(out.shape)
     dx, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
     ref.backward(torch.from_numpy(dout))
     assert dgamma.shape == dbeta.shape == (1, C, 1, 1)
-    assert rel_error(dx, tn(xt.grad)) < 1e-8
-    assert rel_error(dgamma.reshape(C), tn(gt.grad)) < 1e-10
-    assert rel_error(dbeta.reshape(C), tn(bt.grad)) < 1e-10
+    check_close("dx", dx, tn(xt.grad), 1e-8)
+    check_close("dgamma.reshape(C)", dgamma.reshape(C), tn(gt.grad), 1e-10)
+    check_close("dbeta.reshape(C)", dbeta.reshape(C), tn(bt.grad), 1e-10)
 
 
 def test_spatial_groupnorm_backward_numerical(rng):
@@ -356,9 +379,9 @@ def test_spatial_groupnorm_backward_numerical(rng):
     dx_num = eval_numerical_gradient_array(lambda a: f(a, gamma, beta), x, dout)
     dg_num = eval_numerical_gradient_array(lambda a: f(x, a, beta), gamma, dout)
     db_num = eval_numerical_gradient_array(lambda a: f(x, gamma, a), beta, dout)
-    assert rel_error(dx, dx_num) < 1e-6
-    assert rel_error(dgamma, dg_num) < 1e-8
-    assert rel_error(dbeta, db_num) < 1e-8
+    check_close("dx", dx, dx_num, 1e-6)
+    check_close("dgamma", dgamma, dg_num, 1e-8)
+    check_close("dbeta", dbeta, db_num, 1e-8)
 
 
 def test_spatial_groupnorm_float32_and_inputs_untouched(rng):
@@ -369,7 +392,7 @@ def test_spatial_groupnorm_float32_and_inputs_untouched(rng):
     out, cache = spatial_groupnorm_forward(x, gamma, beta, 2, {})
     dx, dgamma, dbeta = spatial_groupnorm_backward(np.ones_like(out), cache)
     assert {a.dtype for a in (out, dx, dgamma, dbeta)} == {np.dtype(np.float32)}
-    np.testing.assert_array_equal(x, saved)
+    assert_equal(x, saved)
 
 
 @pytest.mark.parametrize(
@@ -426,7 +449,7 @@ def test_conv_sandwiches_match_torch(rng, norm, pool):
     if pool:
         ref = F.max_pool2d(ref, 2, 2)
     assert out.shape == ref.shape
-    assert rel_error(out, tn(ref)) < 1e-10
+    check_close("out", out, tn(ref), 1e-10)
 
     dout = rng.standard_normal(out.shape)
     backward = {
@@ -443,4 +466,4 @@ def test_conv_sandwiches_match_torch(rng, norm, pool):
         if norm and name == "db":  # a bias right before a batchnorm cannot change the output
             assert np.abs(g).max() < 1e-12 and np.abs(tn(e)).max() < 1e-12
         else:
-            assert rel_error(g, tn(e)) < 1e-8, name
+            check_close(name, g, tn(e), 1e-8)

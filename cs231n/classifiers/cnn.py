@@ -12,7 +12,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cs231n._checks import check_positive_int, check_probability, conv_output_size
+from cs231n._checks import (
+    cast_params,
+    check_input_dim,
+    check_positive_int,
+    check_probability,
+    conv_output_size,
+)
 from cs231n.layer_utils import (
     affine_norm_relu_dropout_backward,
     affine_norm_relu_dropout_forward,
@@ -31,12 +37,20 @@ from cs231n.layers import affine_backward, affine_forward, softmax_loss
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
 
-def _check_input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
-    """``input_dim`` as (C, H, W) of positive ints, else ValueError."""
-    if len(input_dim) != 3:
-        raise ValueError(f"input_dim must be (C, H, W), got {tuple(input_dim)}")
-    C, H, W = (check_positive_int(f"input_dim[{i}]", d) for i, d in enumerate(input_dim))
-    return C, H, W
+def _conv_pool_shapes(
+    input_dim: Sequence[int], num_filters: int, filter_size: int
+) -> tuple[int, int, int, dict]:
+    """The checked geometry of ThreeLayerConvNet's conv - relu - pool stage: (C, H_p, W_p,
+    conv_param), with C the input channels and H_p, W_p the pooled height and width of a
+    stride-1 convolution padded by ``(filter_size - 1) // 2``."""
+    C, H, W = check_input_dim(input_dim)
+    check_positive_int("num_filters", num_filters)
+    filter_size = check_positive_int("filter_size", filter_size)
+    conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
+    pad = conv_param["pad"]
+    H_p = conv_output_size("height", conv_output_size("height", H, filter_size, 1, pad), 2, 2)
+    W_p = conv_output_size("width", conv_output_size("width", W, filter_size, 1, pad), 2, 2)
+    return C, H_p, W_p, conv_param
 
 
 class ThreeLayerConvNet:
@@ -76,13 +90,7 @@ class ThreeLayerConvNet:
         - reg: L2 regularization strength on W1, W2, W3
         - dtype: numpy float type of all parameters and computations
         """
-        C, H, W = _check_input_dim(input_dim)
-        num_filters = check_positive_int("num_filters", num_filters)
-        filter_size = check_positive_int("filter_size", filter_size)
-        self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
-        pad = self.conv_param["pad"]
-        H_p = conv_output_size("height", conv_output_size("height", H, filter_size, 1, pad), 2, 2)
-        W_p = conv_output_size("width", conv_output_size("width", W, filter_size, 1, pad), 2, 2)
+        C, H_p, W_p, self.conv_param = _conv_pool_shapes(input_dim, num_filters, filter_size)
         self.reg = reg
         self.dtype = dtype
         self.params: dict[str, np.ndarray] = {}
@@ -99,9 +107,7 @@ class ThreeLayerConvNet:
         self.params["W3"] = weight_scale * np.random.randn(hidden_dim, num_classes)  # noqa: NPY002
         self.params["b3"] = np.zeros(num_classes)
         # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
-
-        for name, value in self.params.items():
-            self.params[name] = value.astype(dtype)
+        cast_params(self.params, dtype)
 
     def loss(
         self, X: np.ndarray, y: np.ndarray | None = None
@@ -143,6 +149,48 @@ class ThreeLayerConvNet:
             grads[name] += self.reg * W
         # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         return loss, grads
+
+
+def _check_architecture(
+    input_dim: Sequence[int], stage_filters: Sequence[Sequence[int]], hidden_dims: Sequence[int]
+) -> tuple[int, list[int], list[int], tuple[int, int]]:
+    """DeepConvNet's layout checked: (C, the filters of every convolution in order, the
+    hidden dims, the (H, W) left after every stage's 2x2 pool)."""
+    C, H, W = check_input_dim(input_dim)
+    if not stage_filters or any(len(stage) == 0 for stage in stage_filters):
+        raise ValueError(
+            f"stage_filters must list at least one stage of at least one convolution, "
+            f"got {stage_filters!r}"
+        )
+    filters = [
+        check_positive_int(f"stage_filters[{s}]", f)
+        for s, stage in enumerate(stage_filters)
+        for f in stage
+    ]
+    hidden = [check_positive_int("hidden_dims", h) for h in hidden_dims]
+    for _ in stage_filters:  # each stage's pool must tile the image, halving it
+        H = conv_output_size("height", H, 2, 2)
+        W = conv_output_size("width", W, 2, 2)
+    return C, filters, hidden, (H, W)
+
+
+def _initial_params(
+    rng: np.random.Generator, shapes: list[tuple[int, ...]], weight_scale: float | None, dtype
+) -> dict[str, np.ndarray]:
+    """W1..WL of ``shapes`` ((F, C, 3, 3) for a convolution, (D, M) for an affine layer) drawn
+    with std ``weight_scale`` (None: He, sqrt(2 / fan_in)), zero biases b1..bL, and batchnorm
+    gamma = 1, beta = 0 for every layer but the last."""
+    params = {}
+    for i, shape in enumerate(shapes, start=1):
+        fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
+        fan_out = shape[0] if len(shape) == 4 else shape[1]
+        std = np.sqrt(2.0 / fan_in) if weight_scale is None else weight_scale
+        params[f"W{i}"] = (std * rng.standard_normal(shape)).astype(dtype)
+        params[f"b{i}"] = np.zeros(fan_out, dtype=dtype)
+        if i < len(shapes):
+            params[f"gamma{i}"] = np.ones(fan_out, dtype=dtype)
+            params[f"beta{i}"] = np.zeros(fan_out, dtype=dtype)
+    return params
 
 
 class DeepConvNet:
@@ -197,25 +245,11 @@ class DeepConvNet:
         - flip_prob: probability, in [0, 1], of mirroring each training image left-right in
           ``loss(X, y)``; 0 means no augmentation
         """
-        C, H, W = _check_input_dim(input_dim)
-        if not stage_filters or any(len(stage) == 0 for stage in stage_filters):
-            raise ValueError(
-                f"stage_filters must list at least one stage of at least one convolution, "
-                f"got {stage_filters!r}"
-            )
-        filters = [
-            check_positive_int(f"stage_filters[{s}]", f)
-            for s, stage in enumerate(stage_filters)
-            for f in stage
-        ]
-        hidden = [check_positive_int("hidden_dims", h) for h in hidden_dims]
+        C, filters, hidden, (H, W) = _check_architecture(input_dim, stage_filters, hidden_dims)
         check_probability("dropout_keep_ratio (keep probability)", dropout_keep_ratio)
         check_probability(
             "flip_prob (probability of mirroring a training image)", flip_prob, zero_allowed=True
         )
-        for _ in stage_filters:  # each stage's pool must tile the image, halving it
-            H = conv_output_size("height", H, 2, 2)
-            W = conv_output_size("width", W, 2, 2)
 
         self.reg = reg
         self.dtype = dtype
@@ -235,16 +269,7 @@ class DeepConvNet:
         shapes = [(f, c, 3, 3) for c, f in zip([C, *filters[:-1]], filters, strict=True)]
         dims = [filters[-1] * H * W, *hidden, num_classes]
         shapes += list(zip(dims[:-1], dims[1:], strict=True))
-        self.params: dict[str, np.ndarray] = {}
-        for i, shape in enumerate(shapes, start=1):
-            fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
-            fan_out = shape[0] if len(shape) == 4 else shape[1]
-            std = np.sqrt(2.0 / fan_in) if weight_scale is None else weight_scale
-            self.params[f"W{i}"] = (std * rng.standard_normal(shape)).astype(dtype)
-            self.params[f"b{i}"] = np.zeros(fan_out, dtype=dtype)
-            if i < self.num_layers:
-                self.params[f"gamma{i}"] = np.ones(fan_out, dtype=dtype)
-                self.params[f"beta{i}"] = np.zeros(fan_out, dtype=dtype)
+        self.params = _initial_params(rng, shapes, weight_scale, dtype)
         # The flips continue the same generator, so flip_prob does not change the weights.
         self.flip_rng = rng
 

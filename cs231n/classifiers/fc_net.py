@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cs231n._checks import check_probability
+from cs231n._checks import cast_params, check_hidden_dims, keep_ratio
 from cs231n.layer_utils import (
     affine_norm_relu_dropout_backward,
     affine_norm_relu_dropout_forward,
@@ -124,18 +124,9 @@ class FullyConnectedNet:
         - dtype: numpy float type of all parameters and computations
         - seed: if given, seeds the dropout masks so that they are reproducible
         """
-        if dropout is not None:
-            if dropout_keep_ratio != 1:
-                raise ValueError(
-                    "give the keep probability as dropout_keep_ratio or as its older name "
-                    f"dropout, not both (got {dropout_keep_ratio!r} and {dropout!r})"
-                )
-            dropout_keep_ratio = dropout
-        check_probability("dropout_keep_ratio (keep probability)", dropout_keep_ratio)
+        dropout_keep_ratio = keep_ratio(dropout_keep_ratio, dropout)
         check_normalization(normalization)
-        if any(int(h) != h or h < 1 for h in hidden_dims):
-            raise ValueError(f"hidden_dims must be positive integers, got {list(hidden_dims)}")
-
+        check_hidden_dims(hidden_dims)
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
@@ -156,22 +147,16 @@ class FullyConnectedNet:
                 self.params[f"gamma{i}"] = np.ones(fan_out)
                 self.params[f"beta{i}"] = np.zeros(fan_out)
         # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
-
-        # The dropout layers share one parameter dict; its mode is set in each loss call.
+        cast_params(self.params, dtype)
+        # The dropout layers share one parameter dict; one dict per normalization layer, where
+        # batchnorm keeps its running statistics. Each loss call sets their mode.
         self.dropout_param: dict = {}
         if self.use_dropout:
-            self.dropout_param = {"mode": "train", "p": dropout_keep_ratio}
-            if seed is not None:
-                self.dropout_param["seed"] = seed
-
-        # One parameter dict per normalization layer; batchnorm keeps its running
-        # statistics there.
+            seeded = {} if seed is None else {"seed": seed}
+            self.dropout_param = {"mode": "train", "p": dropout_keep_ratio, **seeded}
         self.bn_params: list[dict] = []
         if normalization is not None:
             self.bn_params = [{"mode": "train"} for _ in range(self.num_layers - 1)]
-
-        for name, value in self.params.items():
-            self.params[name] = value.astype(dtype)
 
     def loss(
         self, X: np.ndarray, y: np.ndarray | None = None
@@ -188,11 +173,7 @@ class FullyConnectedNet:
         weight matrix, and the gradient of each parameter keyed like ``params``.
         """
         X = np.asarray(X).astype(self.dtype, copy=False)
-        mode = "test" if y is None else "train"
-        if self.use_dropout:
-            self.dropout_param["mode"] = mode
-        for bn_param in self.bn_params:
-            bn_param["mode"] = mode
+        self._set_mode("test" if y is None else "train")
         # TODO: write the forward pass: scores (N, C), keeping each layer's cache. A plain
         # hidden layer (no normalization, no dropout) is affine_relu_forward; with either, it is
         # affine_norm_relu_dropout_forward, which you write in BatchNormalization.ipynb.
@@ -206,15 +187,11 @@ class FullyConnectedNet:
             if plain:
                 out, cache = affine_relu_forward(out, W, b)
             else:
+                gamma, beta = self.params.get(f"gamma{i}"), self.params.get(f"beta{i}")
+                bn_param = self.bn_params[i - 1] if self.bn_params else None
+                dropout_param = self.dropout_param if self.use_dropout else None
                 out, cache = affine_norm_relu_dropout_forward(
-                    out,
-                    W,
-                    b,
-                    self.params.get(f"gamma{i}"),
-                    self.params.get(f"beta{i}"),
-                    self.bn_params[i - 1] if self.bn_params else None,
-                    self.normalization,
-                    self.dropout_param if self.use_dropout else None,
+                    out, W, b, gamma, beta, bn_param, self.normalization, dropout_param
                 )
             caches.append(cache)
         scores, scores_cache = affine_forward(out, self.params[f"W{L}"], self.params[f"b{L}"])
@@ -244,3 +221,10 @@ class FullyConnectedNet:
             grads[f"W{i}"] += self.reg * W
         # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         return loss, grads
+
+    def _set_mode(self, mode: str) -> None:
+        """Put the dropout and normalization layers in ``mode``, 'train' or 'test'."""
+        if self.use_dropout:
+            self.dropout_param["mode"] = mode
+        for bn_param in self.bn_params:
+            bn_param["mode"] = mode
