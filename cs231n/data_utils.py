@@ -10,43 +10,74 @@ float32, and the full set in float64 would take 1.5 GB (0.74 GB in float32). Lab
 
 Where the data is looked for (``resolve_cifar10_dir``): an explicit ``cifar10_dir`` argument;
 else the environment variable ``CS231N_CIFAR10`` when it names a directory; else
-``cs231n/datasets/cifar-10-batches-py`` next to this package (whatever the working directory).
+``cs231n/datasets/cifar-10-batches-py`` next to this package (whatever the working directory);
+else the folder recorded in ``cs231n/datasets/cifar10_location.txt``, which ``make data``
+(``python -m cs231n.datasets.fetch``) writes when ``CS231N_CIFAR10`` named a folder, so that a
+new shell or a Jupyter started elsewhere finds the data without the variable.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import shlex
 from pathlib import Path
 
 import numpy as np
 
 CIFAR10_ENV_VAR = "CS231N_CIFAR10"
-DEFAULT_CIFAR10_DIR = Path(__file__).resolve().parent / "datasets" / "cifar-10-batches-py"
+DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
+DEFAULT_CIFAR10_DIR = DATASETS_DIR / "cifar-10-batches-py"
+# Where `make data` records a folder that CS231N_CIFAR10 named: a comment line, then the path.
+LOCATION_FILE = DATASETS_DIR / "cifar10_location.txt"
+LOCATION_HEADER = (
+    "# CIFAR-10 folder found through CS231N_CIFAR10 by `python -m cs231n.datasets.fetch`"
+)
 META_FILE = "batches.meta"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
 NUM_CLASSES = 10
 IMAGE_CHW = (3, 32, 32)
 
+_KIT = DATASETS_DIR.parent.parent
 FIX_HINT = (
-    "Get CIFAR-10 with `make data` (or `bash cs231n/datasets/get_datasets.sh`), or set the "
-    f"environment variable {CIFAR10_ENV_VAR} to an existing cifar-10-batches-py folder."
+    f"Get it with: bash {shlex.quote(str(DATASETS_DIR / 'get_datasets.sh'))}"
+    + (f" (or `make data` in {_KIT})" if (_KIT / "Makefile").is_file() else "")
+    + f". It downloads CIFAR-10 into {DEFAULT_CIFAR10_DIR}; for a copy already on this machine, "
+    f"run it once with {CIFAR10_ENV_VAR}=/path/to/cifar-10-batches-py and the kit remembers "
+    "that folder."
 )
+
+
+def recorded_cifar10_dir() -> Path | None:
+    """The folder recorded in ``LOCATION_FILE`` (see the module docstring), or None when there
+    is no record or it does not name a directory."""
+    try:
+        lines = LOCATION_FILE.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    paths = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if len(paths) != 1 or not Path(paths[0]).is_absolute() or not Path(paths[0]).is_dir():
+        return None
+    return Path(paths[0])
 
 
 def resolve_cifar10_dir(cifar10_dir: str | os.PathLike | None = None) -> Path:
     """The folder to read CIFAR-10 from (not checked for existence).
 
     ``cifar10_dir`` when given; else ``$CS231N_CIFAR10`` if it names a directory (an archive
-    there is extracted into the default folder by ``make data``); else ``DEFAULT_CIFAR10_DIR``.
+    there is extracted into the default folder by ``make data``); else ``DEFAULT_CIFAR10_DIR``
+    if it exists; else the folder recorded by ``make data`` (``recorded_cifar10_dir``); else
+    ``DEFAULT_CIFAR10_DIR``.
     """
     if cifar10_dir is not None:
         return Path(cifar10_dir).expanduser()
     from_env = os.environ.get(CIFAR10_ENV_VAR)
     if from_env and Path(from_env).expanduser().is_dir():
         return Path(from_env).expanduser()
-    return DEFAULT_CIFAR10_DIR
+    if DEFAULT_CIFAR10_DIR.exists():
+        return DEFAULT_CIFAR10_DIR
+    return recorded_cifar10_dir() or DEFAULT_CIFAR10_DIR
 
 
 def _require_dir(root: Path) -> None:

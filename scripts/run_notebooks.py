@@ -11,12 +11,12 @@ other, in the order a student works through them. Under ``--out`` (default ``bui
     summary.json   the same for programs
 
 A notebook that fails does not stop the others; once all have run, the exit status is 1 and
-the message names each notebook that failed and the cell. In full mode a notebook also fails
-when any of its ``[target]`` lines says ``missed``, enforced in the notebook or not: a
-notebook never stops a student's run for a target on the student's own choices (the best
-nets, the open-ended models, their wall times), so this is where our run of the solution
-enforces them. The notebooks in the repository are
-never written to.
+the message names each notebook that failed, the cell, and where its executed copy is: papermill
+keeps the notebook executed up to the failing cell, the error in that cell, later cells not run.
+In full mode a notebook also fails when any of its ``[target]`` lines says ``missed``, enforced
+in the notebook or not: a notebook never stops a student's run for a target on the student's
+own choices (the best nets, the open-ended models, their wall times), so this is where our run
+of the solution enforces them. The notebooks in the repository are never written to.
 
     python scripts/run_notebooks.py                     # all six, full mode
     python scripts/run_notebooks.py --quick             # all six, quick mode
@@ -36,14 +36,16 @@ from pathlib import Path
 
 import nbformat
 import papermill
-from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
 from cs231n.notebook_checks import CHECK_LINE, TARGET_LINE
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tools.collect_submission import NOTEBOOKS  # noqa: E402 (the six, in the students' order)
+from tools.collect_submission import (  # noqa: E402
+    NOTEBOOKS,  # the six, in the students' order
+    offline_html_exporter,
+)
 
 
 @dataclass
@@ -58,6 +60,14 @@ class Result:
     checks_failed: int = 0
     targets: list[dict] = field(default_factory=list)  # TARGET_LINE's groups, per figure
     html: str | None = None
+    executed: str | None = None  # the executed notebook; after a failure, up to the error
+
+    def where(self) -> str:
+        """Where a failed run's work is: the notebook executed up to the error (and its page)."""
+        if not self.executed:
+            return ""
+        page = f" and {Path(self.executed).with_suffix('.html')}" if self.html else ""
+        return f"; executed up to the error, which shows in its cell: {self.executed}{page}"
 
     @property
     def ok(self) -> bool:
@@ -131,8 +141,9 @@ def first_line(text: object) -> str:
 
 
 def write_html(notebook: Path) -> Path:
-    """Render an executed notebook as a standalone HTML page next to it (plots embedded)."""
-    body, _ = HTMLExporter().from_filename(str(notebook))
+    """Render an executed notebook as a standalone HTML page next to it (plots embedded); the
+    page loads nothing from the network (MathJax comes from this machine)."""
+    body, _ = offline_html_exporter().from_filename(str(notebook))
     html = notebook.with_suffix(".html")
     write_atomically(html, body)
     return html
@@ -161,6 +172,7 @@ def execute(name: str, out_dir: Path, quick: bool, notebook_dir: Path, progress:
     result.wall_s = round(time.perf_counter() - start, 1)
     result.cpu_s = round(children_cpu_s() - cpu, 1)
     if output.is_file() and output.stat().st_mtime >= started_at - 1:  # not a stale copy
+        result.executed = str(output)
         read_back(result, output)
     missed = [t for t in result.targets if t["status"] == "missed"]
     if result.ok and missed and not quick:
@@ -261,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"report: {args.out / 'summary.md'}", flush=True)
     failed = [r for r in results if not r.ok]
     for r in failed:
-        print(f"make run: {r.notebook} {r.status}", file=sys.stderr)
+        print(f"make run: {r.notebook} {r.status}{r.where()}", file=sys.stderr)
     if failed:
         print(f"make run: {len(failed)} of {len(results)} notebooks did not pass", file=sys.stderr)
     return 1 if failed else 0

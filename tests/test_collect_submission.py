@@ -242,8 +242,10 @@ def test_notebook_with_an_error(kit: Path, no_pdf, capsys) -> None:
             }
         )
 
-    _edit(kit / "PyTorch.ipynb", fail)
-    _fails_with(kit, capsys, "PyTorch.ipynb cell 4", "NotImplementedError: affine_forward")
+    _edit(kit / "ConvolutionalNetworks.ipynb", fail)
+    _fails_with(
+        kit, capsys, "ConvolutionalNetworks.ipynb cell 4", "NotImplementedError: affine_forward"
+    )
 
 
 def test_edited_marker_is_named_with_file_and_line(kit: Path, no_pdf, capsys) -> None:
@@ -281,18 +283,47 @@ def test_force_packages_anyway_and_records_the_problems(kit: Path, no_pdf, capsy
     assert no_pdf == [[n for n in cs.NOTEBOOKS if n != "Dropout.ipynb"]]
 
 
-def test_one_framework_notebook_may_stay_unrun(kit: Path, no_pdf, capsys) -> None:
-    def clear(cells):
-        for cell in cells:
-            if cell["cell_type"] == "code":
-                cell["execution_count"], cell["outputs"] = None, []
+def _clear(cells: list[dict]) -> None:
+    """As if the notebook was never run."""
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            cell["execution_count"], cell["outputs"] = None, []
 
-    _edit(kit / "TensorFlow.ipynb", clear)
+
+def _stop_at_imports(cells: list[dict]) -> None:
+    """As if only the first code cells ran, the second stopping (TensorFlow not installed)."""
+    _clear(cells)
+    code = [c for c in cells if c["cell_type"] == "code"]
+    code[0]["execution_count"], code[1]["execution_count"] = 1, 2
+    error = {"output_type": "error", "ename": "ModuleNotFoundError", "evalue": "tensorflow",
+             "traceback": []}  # fmt: skip
+    code[1]["outputs"] = [error]
+
+
+@pytest.mark.parametrize("framework", ["PyTorch.ipynb", "TensorFlow.ipynb"])
+def test_one_framework_notebook_is_optional(kit: Path, no_pdf, capsys, framework: str) -> None:
+    done = next(n for n in cs.EITHER if n != framework)
+    _edit(kit / framework, _clear)
     assert cs.main(["--root", str(kit)]) == 0
-    assert no_pdf == [list(cs.NOTEBOOKS[:-1])]
-    _edit(kit / "PyTorch.ipynb", clear)  # but not both
+    out = capsys.readouterr()
+    assert f"note: {framework} not run (optional: {done} is)" in out.out
+    assert framework not in out.err
+    assert no_pdf[-1] == [n for n in cs.NOTEBOOKS if n != framework]
+
+    _edit(kit / framework, _stop_at_imports)  # started, then given up: still optional
+    assert cs.main(["--root", str(kit)]) == 0
+    assert f"note: {framework} not fully run (optional: {done} is)" in capsys.readouterr().out
+    assert no_pdf[-1] == [n for n in cs.NOTEBOOKS if n != framework]
+
+
+def test_the_framework_question_needs_one_notebook(kit: Path, no_pdf, capsys) -> None:
+    _edit(kit / "TensorFlow.ipynb", _clear)
+    _edit(kit / "PyTorch.ipynb", _clear)  # neither
     err = _fails_with(kit, capsys, "PyTorch.ipynb: never run")
     assert "TensorFlow.ipynb: never run" in err
+    _edit(kit / "PyTorch.ipynb", _stop_at_imports)  # one started: its problems are named
+    err = _fails_with(kit, capsys, "PyTorch.ipynb cell")
+    assert "ModuleNotFoundError" in err and "TensorFlow.ipynb" not in err
 
 
 # ------------------------------------------------------------------------------------ the PDF

@@ -10,7 +10,9 @@ import hashlib
 import io
 import os
 import pickle
+import shutil
 import subprocess
+import sys
 import tarfile
 import urllib.error
 from pathlib import Path
@@ -72,10 +74,15 @@ def fake(tmp_path: Path):
 
 
 @pytest.fixture(autouse=True)
-def _no_env(monkeypatch):
-    """Each test starts without the CIFAR-10 environment variables."""
+def _no_env(monkeypatch, tmp_path):
+    """Each test starts without the CIFAR-10 environment variables, and with the kit's
+    default folder and location record in a temporary folder (never the kit's own)."""
     monkeypatch.delenv("CS231N_CIFAR10", raising=False)
     monkeypatch.delenv("CS231N_CIFAR10_MD5", raising=False)
+    kit = tmp_path / "kit-datasets"
+    monkeypatch.setattr(data_utils, "DEFAULT_CIFAR10_DIR", kit / FOLDER)
+    monkeypatch.setattr(data_utils, "LOCATION_FILE", kit / "cifar10_location.txt")
+    return kit
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,7 +175,8 @@ def test_environment_variable_and_explicit_argument(fake, tmp_path, monkeypatch)
 
 def test_default_folder_is_next_to_the_package(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    expected = Path(data_utils.__file__).resolve().parent / "datasets" / FOLDER
+    assert data_utils.DATASETS_DIR == Path(data_utils.__file__).resolve().parent / "datasets"
+    expected = data_utils.DEFAULT_CIFAR10_DIR  # in a temporary folder here (_no_env)
     assert data_utils.resolve_cifar10_dir() == expected
     monkeypatch.setenv("CS231N_CIFAR10", str(tmp_path / "archive.tar.gz"))  # not a folder
     assert data_utils.resolve_cifar10_dir() == expected
@@ -177,7 +185,11 @@ def test_default_folder_is_next_to_the_package(tmp_path, monkeypatch):
 def test_missing_data_says_how_to_fix(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="make data") as info:
         get_CIFAR10_data(cifar10_dir=tmp_path / "nowhere")
-    assert "CS231N_CIFAR10" in str(info.value) and "get_datasets.sh" in str(info.value)
+    # the fix leads with the command, by its absolute path, that works from any folder
+    fix = str(info.value).split("not found. ")[1]
+    script = data_utils.DATASETS_DIR / "get_datasets.sh"
+    assert fix.startswith(f"Get it with: bash {script}") and script.is_file()
+    assert "CS231N_CIFAR10=" in fix and "remembers" in fix
 
     monkeypatch.setattr(data_utils, "DEFAULT_CIFAR10_DIR", tmp_path / "absent")
     monkeypatch.setenv("CS231N_CIFAR10", str(tmp_path / "typo"))
@@ -351,6 +363,52 @@ def test_folder_from_environment_is_used_in_place(fake, tmp_path, monkeypatch, c
         fetch.ensure_cifar10(dest)
 
 
+def test_folder_from_environment_is_remembered(fake, tmp_path, monkeypatch, capsys, no_network):
+    """A new shell (no CS231N_CIFAR10) finds the folder that `make data` once found."""
+    record = data_utils.LOCATION_FILE
+    monkeypatch.chdir(fake[0].parent)
+    monkeypatch.setenv("CS231N_CIFAR10", FOLDER)  # relative: recorded as an absolute path
+    assert fetch.ensure_cifar10() == fake[0]
+    out = capsys.readouterr().out
+    assert f"Recorded this folder in {record}" in out and "without CS231N_CIFAR10" in out
+    assert record.read_text().splitlines()[1:] == [str(fake[0])]
+
+    monkeypatch.delenv("CS231N_CIFAR10")
+    monkeypatch.chdir(tmp_path)
+    assert data_utils.resolve_cifar10_dir() == fake[0]
+    data = get_CIFAR10_data(5, 5, 5, subtract_mean=False)
+    np.testing.assert_array_equal(data["y_test"], fake[1]["test_batch"][1][:5])
+    assert fetch.ensure_cifar10() == fake[0]  # `make data` again: no download
+    assert f"Using CIFAR-10 at {fake[0]} (recorded in {record})" in capsys.readouterr().out
+
+    monkeypatch.setenv("CS231N_CIFAR10", str(fake[0]))
+    fetch.ensure_cifar10()
+    assert "finds it without CS231N_CIFAR10" in capsys.readouterr().out
+
+
+def test_the_location_record_never_replaces_what_it_did_not_write(fake, monkeypatch, capsys):
+    record = data_utils.LOCATION_FILE
+    record.parent.mkdir(parents=True)
+    record.write_text("my notes\n")
+    monkeypatch.setenv("CS231N_CIFAR10", str(fake[0]))
+    assert fetch.ensure_cifar10() == fake[0]
+    assert "not written by this tool" in capsys.readouterr().out
+    assert record.read_text() == "my notes\n"
+    monkeypatch.delenv("CS231N_CIFAR10")
+    assert data_utils.resolve_cifar10_dir() == data_utils.DEFAULT_CIFAR10_DIR  # not found
+
+
+def test_a_present_default_folder_needs_no_record(fake, monkeypatch, capsys):
+    default = data_utils.DEFAULT_CIFAR10_DIR
+    write_fake_cifar(default, seed=2)
+    monkeypatch.setenv("CS231N_CIFAR10", str(fake[0]))
+    assert fetch.ensure_cifar10() == fake[0]
+    assert f"Without CS231N_CIFAR10, the kit reads the copy at {default}" in capsys.readouterr().out
+    assert not data_utils.LOCATION_FILE.exists()
+    assert fetch.ensure_cifar10(fake[0].parent / "elsewhere") == fake[0]  # --dest: no record
+    assert not data_utils.LOCATION_FILE.exists()
+
+
 def test_files_unlike_official(fake, monkeypatch):
     assert set(fetch.files_unlike_official(fake[0])) == set(fetch.OFFICIAL_FILE_MD5)
     ours = {name: fetch._md5_of_file(fake[0] / name) for name in fetch.OFFICIAL_FILE_MD5}
@@ -376,6 +434,33 @@ def test_download_streams_verifies_and_installs(fake, archive, tmp_path, monkeyp
     progress = capsys.readouterr().err  # tqdm: every byte counted against Content-Length
     size = tqdm.format_sizeof(archive.stat().st_size, divisor=1024)
     assert "100%" in progress and f"{size}/{size}" in progress
+
+
+def test_download_without_tqdm(fake, archive, tmp_path, monkeypatch, capsys):
+    """get_datasets.sh may run a Python without tqdm: one line before, one after."""
+    monkeypatch.setattr(fetch, "CIFAR10_URL", archive.as_uri())
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm raises ImportError
+    target = fetch.ensure_cifar10(tmp_path / "dest")
+    assert same_files(target, fake[0])
+    out = capsys.readouterr().out
+    assert f"Downloading {FOLDER}" in out and "Downloaded" in out
+
+
+def test_shell_wrapper_without_a_python_with_numpy_says_how_to_install(tmp_path):
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    for name in ("python", "python3"):  # a Python without numpy, as outside any venv
+        (fake_bin / name).write_text("#!/bin/sh\nexit 1\n")
+        (fake_bin / name).chmod(0o755)
+    root = tmp_path / "kit"  # a kit without .venv (which the wrapper would use first)
+    script = root / "cs231n" / "datasets" / "get_datasets.sh"
+    script.parent.mkdir(parents=True)
+    shutil.copy(Path(fetch.__file__).with_name("get_datasets.sh"), script)
+    env = {"PATH": f"{fake_bin}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "no Python with numpy found" in done.stderr
+    assert f'pip install -e "{root}[notebooks]"' in done.stderr
 
 
 def test_download_with_wrong_md5_leaves_nothing(archive, tmp_path, monkeypatch):
@@ -457,7 +542,12 @@ def test_shell_wrapper_runs_from_any_directory(fake, tmp_path):
     script = Path(fetch.__file__).with_name("get_datasets.sh")
     env = {**os.environ, "CS231N_CIFAR10": os.path.relpath(fake[0], tmp_path)}
     done = subprocess.run(
-        ["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        ["bash", str(script), "--dest", "dest"],  # not the kit's own folder
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "in place" in done.stdout

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import execute_quick
+from notebook_runs import execute_quick
 
 from cs231n.notebook_checks import CHECK_LINE, TARGET_LINE
 

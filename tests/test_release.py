@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tools import release  # noqa: E402
+from tools import reach, release  # noqa: E402
 from tools.collect_submission import END, NOTEBOOKS, START, cell_source  # noqa: E402
 
 LAYERS = f'''"""Layers."""
@@ -142,6 +142,7 @@ def solution(tmp_path: Path) -> Path:
         "build/lib/x.py": "# build output\n",
         "README.md": "# The solution's README\n",
         "requirements.txt": "numpy==2.4.6\n",
+        "requirements-tensorflow.txt": "tensorflow-cpu==2.21.0\n",
         "setup.py": "# setup\n",
         "pyproject.toml": "[project]\nname = 'x'\n",
         ".gitignore": ".venv/\n",
@@ -183,6 +184,7 @@ def test_starter_holds_only_the_student_files(solution: Path, tmp_path: Path) ->
         "cs231n/im2col_cython.pyx",
         "cs231n/layers.py",
         "pyproject.toml",
+        "requirements-tensorflow.txt",
         "requirements.txt",
         "setup.py",
         "tests/conftest.py",
@@ -277,6 +279,61 @@ def test_makefile_keeps_the_student_targets(solution: Path, tmp_path: Path) -> N
         assert f"\n{target}" in makefile
     for target in ("run:", "bench:", "release:", "autograder:"):
         assert f"\n{target}" not in makefile
+    # TensorFlow only on request: the solution's "Solution only" paragraph stays out
+    assert "\ninstall-tensorflow:" in makefile and "# Solution only" not in makefile
+    assert "install: install-tensorflow" not in makefile
+    assert "install: install-tensorflow" in (solution / "Makefile").read_text()
+
+
+# What a starter file may reach, and what it may not: (file, text, the problem named or None).
+REACHES = [
+    ("tests/conftest.py",
+     "import sys\nsys.path.insert(0, str(ROOT / 'scripts'))\nfrom train import run\n",
+     "tests/conftest.py: reaches scripts"),
+    ("tests/conftest.py", "from train import run\n", None),  # no such module beside it
+    ("tests/conftest.py", "pytest_plugins = ['tools.grade']\n", "imports tools.grade"),
+    ("tests/conftest.py", "PLUGIN = ROOT / 'tools' / 'grade.py'\n", "reaches tools/grade.py"),
+    ("tests/conftest.py", "PLUGIN = 'benchmarks/bench.py'\n", "reaches benchmarks/bench.py"),
+    ("cs231n/layers.py", "from ..tools.release import build\n", None),  # beyond the root
+    ("cs231n/layers.py", "from .reference_models import make_reference_model\n",
+     "imports cs231n.reference_models"),
+    ("cs231n/layers.py", "import numpy\nimport torch\nDATA = ROOT / 'cifar' / 'x.py'\n", None),
+    ("cs231n/layers.py", "from tools.collect_submission import START\n", None),  # shipped
+    ("requirements.txt", "# see scripts/train.py\nnumpy==2.4.6\n", "names scripts/train.py"),
+    ("requirements.txt", "# the grader: python -m tools.grade\n", "runs module tools.grade"),
+    ("requirements.txt", "# bench.py and `make bench` time it\n", "names bench.py"),
+    ("requirements.txt", "# `make bench` times it\n", "names `make bench`"),
+    ("requirements.txt", "# `make test`, collectSubmission.sh, cs231n/layers.py\n", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rel", "text", "problem"), REACHES)
+def test_the_starter_reaches_only_what_it_ships(
+    solution: Path, tmp_path: Path, capsys, rel: str, text: str, problem: str | None
+) -> None:
+    path = solution / rel
+    path.write_text(path.read_text() + "\n" + text if rel.endswith(".py") else text)
+    status = _release(solution, tmp_path / "starter")
+    err = capsys.readouterr().err
+    if problem is None:
+        assert status == 0, err
+    else:
+        assert status == 1 and "the starter reaches what it does not ship" in err
+        assert problem in err, err
+        assert not (tmp_path / "starter").exists()
+
+
+def test_a_makefile_comment_naming_the_solutions_parts_stops_the_release(
+    solution: Path, tmp_path: Path, capsys
+) -> None:
+    makefile = solution / "Makefile"
+    makefile.write_text(
+        makefile.read_text().replace(
+            "PYTEST_ARGS ?=", "# the notebooks run with scripts/train.py\nPYTEST_ARGS ?="
+        )
+    )
+    assert _release(solution, tmp_path / "starter") == 1
+    assert "Makefile:" in (err := capsys.readouterr().err) and "names scripts/train.py" in err
 
 
 def test_existing_out_dir_needs_force_and_is_replaced_atomically(
@@ -365,6 +422,7 @@ def starter(tmp_path_factory) -> Path:
     )
     assert done.returncode == 0, done.stderr
     assert "leak check: no solution line in the starter" in done.stdout
+    assert "every import and path it names is in it" in done.stdout
     return out
 
 
@@ -566,6 +624,7 @@ def test_repo_starter_builds_as_a_package(starter: Path, tmp_path: Path) -> None
 # Paths the starter names that a student's own commands create: build outputs and the data.
 CREATED_LATER = {
     "cs231n/im2col_cython.c",
+    "cs231n/datasets/cifar10_location.txt",
     "cs231n/datasets/cifar-10-batches-py",
     "cs231n/datasets/.tmp",
 }
@@ -583,6 +642,24 @@ def _texts(root: Path):
         if path.suffix == ".ipynb":
             text = "\n".join(cell_source(c) for c in json.loads(text)["cells"])
         yield path.relative_to(root).as_posix(), text
+
+
+def test_repo_starter_reaches_only_what_it_ships(starter: Path) -> None:
+    """The release's own check (tools/reach.py), run again on the released starter."""
+    solution = reach.Kit(ROOT, release.solution_files(ROOT))
+    assert reach.dangling(solution, reach.Kit(starter, _files(starter))) == []
+    conftest = (starter / "tests" / "conftest.py").read_text()
+    assert "scripts" not in conftest and "tools" not in conftest
+
+
+def test_repo_starter_installs_pytorch_and_not_tensorflow(starter: Path) -> None:
+    assert "torch==" in (starter / "requirements.txt").read_text()
+    pins = (starter / "requirements.txt").read_text().splitlines()
+    assert not [line for line in pins if line.startswith("tensorflow")]
+    assert "tensorflow-cpu==" in (starter / "requirements-tensorflow.txt").read_text()
+    makefile = (starter / "Makefile").read_text()
+    assert re.search(r"^install-tensorflow: ", makefile, re.MULTILINE)
+    assert re.search(r"^install: \$\(STAMP\)$", makefile, re.MULTILINE)
 
 
 def test_repo_starter_names_only_what_it_ships(starter: Path) -> None:

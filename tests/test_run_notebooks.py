@@ -11,7 +11,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import re
+import shutil
+import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -79,6 +84,10 @@ def test_exit_status_names_the_failed_notebook_and_cell(run) -> None:
     failed = [line for line in stderr.splitlines() if line.startswith("make run: Failing.ipynb")]
     assert len(failed) == 1, stderr
     assert "In [5]" in failed[0] and "ValueError: boom" in failed[0]
+    # and says where its work is: the notebook executed up to the error, and its page
+    _, _, _, out = run
+    kept = f"executed up to the error, which shows in its cell: {out / 'Failing.ipynb'} and "
+    assert kept + str(out / "Failing.html") in failed[0], failed[0]
     assert "make run: Missing.ipynb not run" in stderr
     assert "Passing.ipynb" not in stderr
 
@@ -132,6 +141,100 @@ def test_outputs_executed_quick_with_html_and_sources_untouched(run) -> None:
     for name in ("Passing.ipynb", "Failing.ipynb"):  # the sources have no outputs
         source = nbformat.read(src / name, as_version=4)
         assert all(not c.get("outputs") for c in source.cells if c.cell_type == "code")
+
+
+def _error_cell_and_after(notebook: Path) -> tuple[dict, list[dict]]:
+    """The code cell that raised ``boom`` and the code cells after it."""
+    cells = [c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"]
+    (k,) = [i for i, c in enumerate(cells) if "raise ValueError" in c.source]
+    return cells[k], cells[k + 1 :]
+
+
+def test_a_failed_run_keeps_the_notebook_executed_up_to_the_error(run) -> None:
+    _, _, _, out = run
+    failed, after = _error_cell_and_after(out / "Failing.ipynb")
+    (error,) = [o for o in failed.outputs if o.output_type == "error"]
+    assert (error.ename, error.evalue) == ("ValueError", "boom")
+    assert all(c.execution_count is None and not c.outputs for c in after)
+    before = nbformat.read(out / "Failing.ipynb", as_version=4).cells
+    assert any(c.get("execution_count") == 4 and c.source == "x = 1" for c in before)
+
+
+def test_papermill_keeps_a_students_headless_run_too(tmp_path: Path) -> None:
+    """The README's headless command for students (papermill) keeps the work as `make run`
+    does, where a plain `jupyter nbconvert --execute` writes nothing."""
+    write_notebook(tmp_path / "Failing.ipynb", FAILING)
+    done = subprocess.run(
+        [sys.executable, "-m", "papermill", "Failing.ipynb", "Failing.run.ipynb", "-p", "QUICK",
+         "True", "--cwd", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0 and "boom" in done.stderr
+    failed, after = _error_cell_and_after(tmp_path / "Failing.run.ipynb")
+    assert [o.ename for o in failed.outputs if o.output_type == "error"] == ["ValueError"]
+    assert all(c.execution_count is None for c in after)
+
+
+# A markdown cell's math still written as TeX: $...$ or $$...$$ (MathJax did not typeset it).
+RAW_MATH = re.compile(r"\$\$?[^$\s][^$]*\$")
+
+
+class MarkdownText(HTMLParser):
+    """The text of a rendered page's markdown cells, without scripts and styles (MathJax keeps
+    each formula's TeX in a ``<script type="math/tex">``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, bool]] = []  # (tag, inside a markdown cell)
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        classes = dict(attrs).get("class") or ""
+        inside = bool(self.stack and self.stack[-1][1]) or "jp-MarkdownCell" in classes
+        if tag not in ("br", "img", "hr", "input", "meta", "link"):
+            self.stack.append((tag, inside))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        tags = [tag for tag, _ in self.stack]
+        if self.stack and self.stack[-1][1] and not {"script", "style"} & set(tags):
+            self.text.append(data)
+
+
+def test_report_pages_read_offline_in_chromium(tmp_path: Path) -> None:
+    """A `make run` page loads nothing from the network, and in a browser without one its
+    math is typeset: no markdown cell shows raw ``$...$``."""
+    from tools.collect_submission import find_chromium, headless_chromium
+
+    if find_chromium() is None:
+        if os.environ.get("CS231N_REQUIRE_PDF") == "1":
+            pytest.fail("Chromium missing: `make pdf-deps` installs it")
+        pytest.skip("Chromium missing: `make pdf-deps` installs it")
+    shutil.copy(ROOT / "BatchNormalization.ipynb", tmp_path)  # a real notebook, math and all
+    html = run_notebooks.write_html(tmp_path / "BatchNormalization.ipynb")
+    page = html.read_text()
+    fetched = re.findall(
+        r"""(?:src|href)=["']?(https?:[^"'\s>]+)|@import[^;]*https?:|url\(\s*["']?https?:""", page
+    )
+    assert not [f for f in fetched if f], fetched  # no script, style or font from the network
+
+    source = "\n".join(
+        c.source for c in nbformat.read(html.with_suffix(".ipynb"), as_version=4).cells
+        if c.cell_type == "markdown"
+    )  # fmt: skip
+    assert len(RAW_MATH.findall(source)) > 20  # the page has math to typeset
+    offline = ["--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"]
+    command = [*headless_chromium(tmp_path / "profile"), *offline, "--dump-dom", html.as_uri()]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert "</html>" in done.stdout, done.stderr[-2000:]
+    parser = MarkdownText()
+    parser.feed(done.stdout)
+    text = "".join(parser.text)
+    assert "Batch normalization" in text  # the markdown cells were found
+    assert RAW_MATH.findall(text) == [], RAW_MATH.findall(text)[:5]
 
 
 def test_refuses_to_write_over_the_source_notebook(tmp_path) -> None:

@@ -2,8 +2,10 @@
 
 For k = 1..6 the starter is derived with the solution filled in for what a student has written
 by then: the package functions that notebooks 1..k declare (``tools.release.declared_functions``)
-and notebook k's own cells. Notebook k then runs in quick mode and must pass, so no notebook
-depends on a function that a later one introduces.
+and notebook k's own cells (``student_kits.py``). Notebook k then runs in quick mode and must
+pass, so no notebook depends on a function that a later one introduces. (That the public tests
+of question k pass in kit k is ``test_student_questions.py``: a module of its own, so that the
+two pytest workers run it beside this one.)
 
 The executed notebooks are kept, as a student keeps them, and together they make the "weaker
 student": every function right, the open-ended parts trained only briefly (quick mode). Every
@@ -26,14 +28,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import executed_cells_and_stdout, run_notebook_quick
+from notebook_runs import executed_cells_and_stdout, run_notebook_quick
+from student_kits import declared, derive_kit, derive_kits
 
 from cs231n.notebook_checks import TARGET_LINE
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tools import release  # noqa: E402
-from tools.collect_submission import NOTEBOOKS, cell_source  # noqa: E402
+from tools.collect_submission import MODEL_FILES, NOTEBOOKS, cell_source  # noqa: E402
 
 # The goals on a student's own choices: printed, never enforced in the notebook.
 GOALS = {
@@ -51,20 +54,6 @@ GOALS = {
         "TensorFlow own model training + test wall time",
     ],
 }
-
-
-def declared(name: str) -> list[str]:
-    return release.declared_functions(json.loads((ROOT / name).read_text()))
-
-
-def derive_kit(dest: Path, solved: set[str]) -> Path:
-    """The starter in ``dest`` with ``solved`` filled in, the Cython extension beside it (its
-    source is the same in the starter, so the solution's build serves)."""
-    dest.mkdir(parents=True)
-    release.build(ROOT, dest, frozenset(solved))
-    for built in (ROOT / "cs231n").glob("im2col_cython*.so"):
-        shutil.copy2(built, dest / "cs231n")
-    return dest
 
 
 def run_in_kit(name: str, kit: Path, out_dir: Path) -> tuple[Path, str | None]:
@@ -135,19 +124,25 @@ def test_the_table_shows_the_declared_functions_in_their_order_of_use(name: str)
 
 
 @pytest.fixture(scope="module")
-def student(tmp_path_factory) -> dict:
+def kits(tmp_path_factory) -> dict[str, Path]:
+    return derive_kits(tmp_path_factory.mktemp("kits"))
+
+
+@pytest.fixture(scope="module")
+def student(kits, tmp_path_factory) -> dict:
     """Walk the six notebooks in order; {"errors": {name: error}, "kit": the final kit}."""
     base = tmp_path_factory.mktemp("student")
-    solved: set[str] = set()
     errors, executed = {}, {}
-    for k, name in enumerate(NOTEBOOKS, start=1):
-        solved |= set(declared(name))
-        kit = derive_kit(base / f"kit{k}", solved | {name})
+    for k, (name, kit) in enumerate(kits.items(), start=1):
         executed[name], errors[name] = run_in_kit(name, kit, base / f"out{k}")
     # The weaker student's kit: everything written, each notebook saved as it ran.
+    solved = {f for name in NOTEBOOKS for f in declared(name)}
     final = derive_kit(base / "weaker", solved | set(NOTEBOOKS))
     for name, path in executed.items():
         shutil.copy2(path, final / name)
+        model = kits[name] / MODEL_FILES.get(name, "-")
+        if model.is_file():  # Q5's model, saved where the notebook ran
+            shutil.copy2(model, final / model.name)
     return {"errors": errors, "kit": final}
 
 

@@ -9,16 +9,20 @@ Before writing anything it checks that
   ``tools/markers.json``);
 - every notebook was run from top to bottom and saved: every code cell ran, the execution
   counts increase from cell to cell, and no cell shows an error. Question 5 is one of the two
-  framework notebooks: one of PyTorch.ipynb and TensorFlow.ipynb may be left entirely unrun.
+  framework notebooks: once one of PyTorch.ipynb and TensorFlow.ipynb passes these checks, the
+  other is optional (a note says "TensorFlow.ipynb not run (optional: PyTorch.ipynb is)", and
+  it stays out of the PDF unless it passes them too).
 
 Any problem: it names the file (and line or cell) and the fix, writes nothing and exits with 1.
 ``--force`` packages anyway and puts the list of problems into the zip as
 ``SUBMISSION_WARNINGS.txt``.
 
-It writes ``a2_code_submission.zip`` (the notebooks and every ``.py`` and ``.pyx`` file of
-``cs231n``; no data, caches or build products) and ``a2_inline_submission.pdf`` (the run
-notebooks, with their plots and answers, one after the other). The PDF is made by nbconvert
-(HTML) and headless Chromium (printing), merged with pypdf: ``make pdf-deps`` installs them.
+It writes ``a2_code_submission.zip`` (the notebooks, every ``.py`` and ``.pyx`` file of
+``cs231n``, and the Q5 models the framework notebooks saved, ``PyTorch_model.pt`` and
+``TensorFlow_model.keras``, which the grader evaluates; no data, caches or build products)
+and ``a2_inline_submission.pdf`` (the run notebooks, with their plots and answers, one after
+the other). The PDF is made by nbconvert (HTML) and headless Chromium (printing), merged
+with pypdf: ``make pdf-deps`` installs them.
 Without them the zip is still written and the message says what to install. Both outputs are
 written to temporary files and renamed into place; no other file is created, changed or removed.
 """
@@ -34,6 +38,10 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 START = "# *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****"
@@ -48,6 +56,9 @@ NOTEBOOKS = (
 )
 # Question 5: either framework notebook (one of them may stay unrun).
 EITHER = ("PyTorch.ipynb", "TensorFlow.ipynb")
+# The model each framework notebook saves last (torch_utils / tf_utils ``save_model``), in the
+# kit's top folder: the grader evaluates it.
+MODEL_FILES = {"PyTorch.ipynb": "PyTorch_model.pt", "TensorFlow.ipynb": "TensorFlow_model.keras"}
 GRADED_MODULES = (
     "cs231n/layers.py",
     "cs231n/layer_utils.py",
@@ -188,8 +199,32 @@ def never_run(nb: dict) -> bool:
     )
 
 
-def check_kit(root: Path) -> tuple[list[str], list[str]]:
-    """(problems, notebooks to put into the PDF) of the kit at ``root``."""
+def framework_notes(loaded: dict[str, dict]) -> tuple[dict[str, list[str]], list[str]]:
+    """Question 5 asks for one of the two framework notebooks (``EITHER``). Returns (the run
+    problems of each framework notebook present, notes on the one that is optional).
+
+    When one of them was run cleanly, the other's problems are none of the submission's: it is
+    left out of the PDF, and a note says so. Otherwise a notebook never run at all is left out
+    when the other one was at least started (its problems stay)."""
+    present = [rel for rel in EITHER if rel in loaded]
+    problems = {rel: notebook_run_problems(rel, loaded[rel]) for rel in present}
+    done = [rel for rel in present if not problems[rel]]
+    if done:
+        optional = [rel for rel in present if rel not in done]
+        notes = [
+            f"{rel} {'not run' if never_run(loaded[rel]) else 'not fully run'} "
+            f"(optional: {done[0]} is); left out of the PDF"
+            for rel in optional
+        ]
+        return {rel: problems[rel] for rel in done}, notes
+    unrun = [rel for rel in present if never_run(loaded[rel])]
+    if len(unrun) == 1 and len(present) == 2:
+        return {rel: problems[rel] for rel in present if rel not in unrun}, []
+    return problems, []
+
+
+def check_kit(root: Path) -> tuple[list[str], list[str], list[str]]:
+    """(problems, notes, notebooks to put into the PDF) of the kit at ``root``."""
     problems = [
         f"{rel}: missing; {RESTORE} and fill it in"
         for rel in (*NOTEBOOKS, *GRADED_MODULES)
@@ -207,14 +242,12 @@ def check_kit(root: Path) -> tuple[list[str], list[str]]:
                 f"{rel}: {count} blocks of student code, the starter kit has {expected[rel]}: "
                 f"a pair of marker lines was deleted; {RESTORE}"
             )
-    notebooks = [rel for rel in NOTEBOOKS if (root / rel).is_file()]
-    loaded = {rel: json.loads((root / rel).read_text()) for rel in notebooks}
-    unrun = [rel for rel in EITHER if rel in loaded and never_run(loaded[rel])]
-    skip = unrun[:1] if len(unrun) == 1 else []  # one framework notebook may stay unrun
-    for rel in notebooks:
-        if rel not in skip:
-            problems += notebook_run_problems(rel, loaded[rel])
-    return problems, [rel for rel in notebooks if rel not in skip]
+    loaded = {rel: json.loads((root / rel).read_text()) for rel in NOTEBOOKS if rel in present}
+    frameworks, notes = framework_notes(loaded)
+    pdf = [rel for rel in loaded if rel not in EITHER or rel in frameworks]
+    for rel in pdf:
+        problems += frameworks[rel] if rel in EITHER else notebook_run_problems(rel, loaded[rel])
+    return problems, notes, pdf
 
 
 # ------------------------------------------------------------------------------------ outputs
@@ -230,7 +263,27 @@ def submission_files(root: Path) -> list[Path]:
         and not EXCLUDED_DIRS & set(p.relative_to(root).parts)
     ]
     notebooks = [p.relative_to(root) for p in root.glob("*.ipynb")]
-    return sorted(code + notebooks)
+    models = [Path(name) for name in MODEL_FILES.values() if _regular_file(root / name)]
+    return sorted(code + notebooks + models)
+
+
+def _regular_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
+def model_notes(root: Path, counted: list[str]) -> tuple[list[str], list[str]]:
+    """(what the zip carries for Q5, warnings): the model of each framework notebook that
+    counts (``counted``, run cleanly) is in the zip, or a warning says how to save it."""
+    carried = [f"{MODEL_FILES[rel]} ({rel}'s model, which the grader evaluates)"
+               for rel in EITHER if _regular_file(root / MODEL_FILES[rel])]  # fmt: skip
+    missing = [
+        f"{rel} ran but {MODEL_FILES[rel]} is missing: run its last own-model cell (it saves "
+        "the model), then collectSubmission.sh again; Q5's accuracy points come only from a "
+        "model the grader evaluates"
+        for rel in counted
+        if rel in MODEL_FILES and not _regular_file(root / MODEL_FILES[rel])
+    ]
+    return carried, missing
 
 
 def _replace_atomically(out: Path, write) -> None:
@@ -291,8 +344,39 @@ def local_mathjax_url() -> str | None:
     return script.as_uri() + "?config=TeX-AMS-MML_HTMLorMML-full,Safe" if script.is_file() else None
 
 
-def print_to_pdf(html: Path, pdf: Path, profile: Path) -> None:
-    """Print the page ``html`` to ``pdf`` with headless Chromium."""
+# nbconvert's "lab" page without what it would fetch from the network: require.js, the widget
+# renderer and mermaid (none of which the notebooks use), and MathJax unless served locally.
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+NO_MATHJAX = "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}\n"
+
+
+def offline_html_exporter() -> HTMLExporter:
+    """An nbconvert HTML exporter whose pages load nothing from the network: MathJax comes from
+    jupyter-server-mathjax (a file URL of this machine; without that package the LaTeX stays
+    as written, and a warning says so)."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    mathjax = local_mathjax_url()
+    template = OFFLINE_TEMPLATE + ("" if mathjax else NO_MATHJAX)
+    if not mathjax:
+        print("warning: jupyter-server-mathjax is not installed: LaTeX is left as written in the "
+              "HTML (pip install jupyter-server-mathjax)", file=sys.stderr)  # fmt: skip
+    return HTMLExporter(
+        template_name="lab",
+        template_file="offline.html.j2",
+        extra_loaders=[DictLoader({"offline.html.j2": template})],
+        **({"mathjax_url": mathjax} if mathjax else {}),
+    )
+
+
+def headless_chromium(profile: Path) -> list[str]:
+    """The start of a headless Chromium command line: a private profile in ``profile``, no
+    background traffic, and time for the page's scripts (MathJax) to run (virtual ms)."""
     command = [
         find_chromium(),
         "--headless",
@@ -302,13 +386,21 @@ def print_to_pdf(html: Path, pdf: Path, profile: Path) -> None:
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={profile}",
-        "--no-pdf-header-footer",
-        "--virtual-time-budget=20000",  # let MathJax typeset before printing (virtual ms)
-        f"--print-to-pdf={pdf}",
-        html.as_uri(),
+        "--virtual-time-budget=20000",  # let MathJax typeset before printing
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.insert(2, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
+    return command
+
+
+def print_to_pdf(html: Path, pdf: Path, profile: Path) -> None:
+    """Print the page ``html`` to ``pdf`` with headless Chromium."""
+    command = [
+        *headless_chromium(profile),
+        "--no-pdf-header-footer",
+        f"--print-to-pdf={pdf}",
+        html.as_uri(),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     if not pdf.is_file() or pdf.stat().st_size == 0:
         raise RuntimeError(f"Chromium did not print {html.name}: {done.stderr[-1000:]}")
@@ -316,11 +408,9 @@ def print_to_pdf(html: Path, pdf: Path, profile: Path) -> None:
 
 def write_pdf(root: Path, notebooks: list[str], out: Path) -> None:
     """One PDF of ``notebooks`` (relative to ``root``, in order), a bookmark for each."""
-    from nbconvert import HTMLExporter
     from pypdf import PdfWriter
 
-    mathjax = local_mathjax_url()
-    exporter = HTMLExporter(template_name="lab", **({"mathjax_url": mathjax} if mathjax else {}))
+    exporter = offline_html_exporter()
     with tempfile.TemporaryDirectory(prefix="collect-pdf-") as tmp:
         work = Path(tmp)
         writer = PdfWriter()
@@ -348,7 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
 
-    problems, pdf_notebooks = check_kit(root)
+    problems, notes, pdf_notebooks = check_kit(root)
+    for note in notes:
+        print(f"note: {note}")
     if problems and not args.force:
         print(
             f"collectSubmission: {len(problems)} problem(s); nothing was written:", file=sys.stderr
@@ -362,7 +454,11 @@ def main(argv: list[str] | None = None) -> int:
 
     files = submission_files(root)
     write_zip(root, files, root / ZIP_NAME, problems)
-    print(f"wrote {ZIP_NAME} ({len(files)} files)")
+    carried, missing = model_notes(root, [rel for rel in pdf_notebooks if rel in EITHER])
+    with_models = f", with {' and '.join(carried)}" if carried else ""
+    print(f"wrote {ZIP_NAME} ({len(files)} files{with_models})")
+    for warning in missing:
+        print(f"warning: {warning}", file=sys.stderr)
     missing = pdf_engine_missing()
     if missing:
         print(f"error: no PDF written, {missing} not found: {PDF_HELP}", file=sys.stderr)

@@ -17,13 +17,16 @@ comments stay as they are. Notebooks lose their outputs, answer cells go back to
 What the starter holds: the notebooks, the ``cs231n`` package without the reference models
 (``cs231n/reference_models*.py``), the public tests, ``collectSubmission.sh`` and its tool, a
 student README (``tools/starter_README.md``), a Makefile cut down to the student's targets,
-``requirements.txt``, ``setup.py``, ``pyproject.toml`` and ``.gitignore``. Nothing else: no
-grader, no benchmarks, no build outputs, no dataset, not this tool.
+``requirements.txt``, ``requirements-tensorflow.txt``, ``setup.py``, ``pyproject.toml`` and
+``.gitignore``. Nothing else: no grader, no benchmarks, no build outputs, no dataset, not this
+tool.
 
 OUT_DIR must not exist or be empty unless ``--force`` (which replaces it). The kit is built in a
 temporary folder beside OUT_DIR and renamed into place, so OUT_DIR is either the old or the
 complete new kit. After building, a leak check looks for any line of a solution block (or of a
-reference module, or of an answer) in the starter and fails if it finds one.
+reference module, or of an answer) in the starter and fails if it finds one, and a reach check
+(``tools/reach.py``) fails if the starter imports, reaches or names a part of the solution that
+it does not ship. A Makefile paragraph that starts with ``# Solution only`` stays out.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.collect_submission import MARKER_COUNTS, cell_source, marker_blocks
+from tools.reach import Kit, dangling
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER = "**Your Answer:**"
@@ -50,7 +54,14 @@ SOLUTION_ONLY_TAG = "solution-only"
 DEFAULT_TODO = "write the code between the markers"
 
 # Top-level files copied as they are.
-TOP_FILES = ("collectSubmission.sh", "requirements.txt", "setup.py", "pyproject.toml", ".gitignore")
+TOP_FILES = (
+    "collectSubmission.sh",
+    "requirements.txt",
+    "requirements-tensorflow.txt",
+    "setup.py",
+    "pyproject.toml",
+    ".gitignore",
+)
 # Tests a student can run (the public checks); everything else under tests/ stays out.
 PUBLIC_TESTS = (
     "conftest.py",
@@ -63,17 +74,21 @@ PUBLIC_TESTS = (
     "test_vis_utils.py",
     "test_markers.py",
     "test_notebook_checks.py",
+    "test_notebook_cells.py",
 )
 # Package files that stay out: the reference solutions of the open-ended parts.
 SOLUTION_ONLY_MODULES = ("cs231n/reference_models*.py",)
 STUDENT_TOOLS = ("tools/collect_submission.py",)
 STARTER_README = "tools/starter_README.md"
 # Makefile targets the starter keeps (with the rules they need).
-STARTER_TARGETS = ("install", "data", "test", "pdf-deps", "clean")
+STARTER_TARGETS = ("install", "install-tensorflow", "data", "test", "pdf-deps", "clean")
 STARTER_MAKEFILE_COMMENT = (
-    "# Assignment 2: `make install`, `make data` (CIFAR-10), `make test` (the public checks),\n"
+    "# Assignment 2: `make install` (the kit and PyTorch), `make install-tensorflow` (only for\n"
+    "# TensorFlow.ipynb), `make data` (CIFAR-10), `make test` (the public checks),\n"
     "# `make pdf-deps` (the PDF engine of collectSubmission.sh)."
 )
+# A Makefile paragraph that starts with this comment is ours alone: the starter leaves it out.
+SOLUTION_ONLY_MAKE = "# Solution only"
 # Never copied, wherever they are.
 SKIP_DIRS = {
     ".git",
@@ -88,7 +103,8 @@ SKIP_DIRS = {
     "cifar-10-batches-py",
 }
 SKIP_SUFFIXES = (".so", ".pyc", ".pkl", ".zip", ".pdf", ".tar.gz", ".egg-info")
-GENERATED = {"cs231n/im2col_cython.c"}
+# Build outputs and this machine's state (where CIFAR-10 was found), never released.
+GENERATED = {"cs231n/im2col_cython.c", "cs231n/datasets/cifar10_location.txt"}
 
 
 class ReleaseError(Exception):
@@ -336,6 +352,8 @@ def starter_makefile(text: str) -> str:
     stamp they depend on); ``.PHONY`` lists only those."""
     kept = []
     for paragraph in text.strip("\n").split("\n\n"):
+        if paragraph.startswith(SOLUTION_ONLY_MAKE):
+            continue
         targets = re.findall(r"^([^\s#:=][^:=]*?):(?!=)", paragraph, flags=re.MULTILINE)
         targets = [t for t in targets if t != ".PHONY"]
         if targets and not all(t in STARTER_TARGETS or t.startswith("$(") for t in targets):
@@ -361,6 +379,7 @@ class Report:
     module_blocks: int
     notebook_blocks: int
     leaks: list[str]
+    dangling: list[str]  # what the starter reaches that only the solution has (tools/reach.py)
 
 
 def build(root: Path, dest: Path, solved: frozenset[str] = frozenset()) -> Report:
@@ -404,7 +423,8 @@ def build(root: Path, dest: Path, solved: frozenset[str] = frozenset()) -> Repor
     files += ["README.md", "Makefile", MARKER_COUNTS]
     module_blocks = sum(n for rel, n in counts.items() if rel.endswith(".py"))
     notebook_blocks = sum(n for rel, n in counts.items() if rel.endswith(".ipynb"))
-    return Report(sorted(files), module_blocks, notebook_blocks, find_leaks(root, dest))
+    reached = dangling(Kit(root, solution_files(root)), Kit(dest, files))
+    return Report(sorted(files), module_blocks, notebook_blocks, find_leaks(root, dest), reached)
 
 
 def solution_only_lines(root: Path) -> set[str]:
@@ -480,6 +500,9 @@ def release(root: Path, out: Path, force: bool = False) -> Report:
         if report.leaks:
             shown = "\n  ".join(report.leaks[:20])
             raise ReleaseError(f"solution lines found in the starter:\n  {shown}")
+        if report.dangling:
+            shown = "\n  ".join(report.dangling)
+            raise ReleaseError(f"the starter reaches what it does not ship:\n  {shown}")
         os.chmod(tmp, 0o755)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
@@ -510,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"release: wrote {args.out_dir} ({len(report.files)} files; emptied "
         f"{report.module_blocks} blocks in modules and {report.notebook_blocks} in notebooks; "
-        f"leak check: no solution line in the starter)"
+        f"leak check: no solution line in the starter; every import and path it names is in it)"
     )
     untold = blocks_without_todo(args.out_dir)
     if untold:

@@ -13,6 +13,12 @@ The destination is ``cs231n/datasets`` unless ``--dest`` / ``dest_dir`` says oth
 ends up in ``<dest>/cifar-10-batches-py``. If a valid copy is already there, nothing is done
 (even when ``CS231N_CIFAR10`` names an archive, which may then have been deleted).
 
+With the default destination, a folder that ``CS231N_CIFAR10`` names is remembered: its absolute
+path is written to ``cs231n/datasets/cifar10_location.txt``, where ``cs231n.data_utils`` looks
+when the variable is not set (a new shell, a Jupyter started from the desktop). A later run
+without the variable uses that folder. The record is our own small file: a file of that name
+that we did not write is never replaced.
+
 Nothing half-written is ever left behind: the download goes to a ``.tmp-*`` file and the
 extraction to a ``.tmp-*`` folder, both inside the destination; only a validated folder is moved
 into place, with one ``os.replace``. The temporaries are removed on any failure, Ctrl-C
@@ -38,8 +44,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from tqdm import tqdm
-
+from cs231n import data_utils
 from cs231n.data_utils import CIFAR10_ENV_VAR, FIX_HINT, check_cifar10_dir
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -56,7 +61,7 @@ OFFICIAL_FILE_MD5 = {
 }
 MD5_ENV_VAR = "CS231N_CIFAR10_MD5"
 FOLDER = "cifar-10-batches-py"
-DATASETS_DIR = Path(__file__).resolve().parent
+DATASETS_DIR = data_utils.DATASETS_DIR
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 TMP_PREFIX = ".tmp-"
 CHUNK_BYTES = 1 << 20
@@ -71,24 +76,64 @@ def ensure_cifar10(dest_dir: str | os.PathLike | None = None) -> Path:
     """
     source = os.environ.get(CIFAR10_ENV_VAR)
     if source and Path(source).expanduser().is_dir():
-        folder = Path(source).expanduser()
+        folder = Path(source).expanduser().resolve()
         check_cifar10_dir(folder)
         print(f"Using CIFAR-10 in place at {folder} (from {CIFAR10_ENV_VAR}).")
         _note_unofficial(folder)
+        if dest_dir is None:
+            remember(folder)
         return folder
 
-    dest = Path(dest_dir).expanduser() if dest_dir is not None else DATASETS_DIR
-    target = dest / FOLDER
+    default = data_utils.DEFAULT_CIFAR10_DIR
+    target = Path(dest_dir).expanduser() / FOLDER if dest_dir is not None else default
     if target.exists():
         _check_existing(target)
         print(f"CIFAR-10 already present at {target}.")
         return target
+    recorded = data_utils.recorded_cifar10_dir() if dest_dir is None else None
+    if recorded is not None and not source:
+        check_cifar10_dir(recorded)
+        print(f"Using CIFAR-10 at {recorded} (recorded in {data_utils.LOCATION_FILE}).")
+        return recorded
     if source:
         _install_local_archive(Path(source).expanduser(), target)
     else:
         _download_and_install(target)
     print(f"CIFAR-10 ready at {target}.")
     return target
+
+
+def remember(folder: Path) -> None:
+    """Record ``folder`` in ``data_utils.LOCATION_FILE`` so that the kit finds it without
+    ``CS231N_CIFAR10``, and say so. The default folder, when present, is read first: then
+    nothing is recorded. A file of that name that we did not write is left as it is."""
+    record, default = data_utils.LOCATION_FILE, data_utils.DEFAULT_CIFAR10_DIR
+    if default.exists() and default.resolve() != folder:
+        print(f"Without {CIFAR10_ENV_VAR}, the kit reads the copy at {default}.")
+        return
+    if data_utils.recorded_cifar10_dir() == folder or default.exists():
+        print(f"The kit finds it without {CIFAR10_ENV_VAR} (recorded in {record}).")
+        return
+    if record.exists() and not record.read_text(errors="replace").startswith(
+        data_utils.LOCATION_HEADER
+    ):
+        print(f"Not recording the folder: {record} exists and was not written by this tool.")
+        return
+    tmp = record.with_name(f"{TMP_PREFIX}{record.name}")
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(f"{data_utils.LOCATION_HEADER}\n{folder}\n", encoding="utf-8")
+        os.replace(tmp, record)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        print(
+            f"Could not record the folder in {record} ({e}): set {CIFAR10_ENV_VAR} in each shell."
+        )
+        return
+    print(
+        f"Recorded this folder in {record}: from now on the kit finds it without "
+        f"{CIFAR10_ENV_VAR}, in any shell or Jupyter (delete that file to forget it)."
+    )
 
 
 def _install_local_archive(archive: Path, target: Path) -> None:
@@ -176,6 +221,10 @@ def _check_md5(actual: str, where: str) -> None:
 
 def _download(url: str, out: BinaryIO) -> str:
     """Stream ``url`` into ``out`` with a progress bar; return the MD5 of what was received."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # get_datasets.sh may run a Python without the kit's packages
+        tqdm = _NoProgressBar
     md5 = hashlib.md5()
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
@@ -192,6 +241,24 @@ def _download(url: str, out: BinaryIO) -> str:
             f"set {CIFAR10_ENV_VAR} to its path."
         ) from e
     return md5.hexdigest()
+
+
+class _NoProgressBar:
+    """Stands in for tqdm where it is not installed: one line at the start and one at the end."""
+
+    def __init__(self, total: int | None = None, desc: str = "", **_: object) -> None:
+        self.desc, self.n = desc, 0
+        size = f" ({total / 2**20:.0f} MiB)" if total else ""
+        print(f"Downloading {desc}{size} ...", flush=True)
+
+    def __enter__(self) -> _NoProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        print(f"Downloaded {self.n / 2**20:.0f} MiB.", flush=True)
+
+    def update(self, n: int) -> None:
+        self.n += n
 
 
 def _install(archive: Path, target: Path) -> None:
