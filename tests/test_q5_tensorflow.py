@@ -341,7 +341,9 @@ def test_notebook_quick_mode_reports_every_part(executed) -> None:
         assert len(found) == 1, f"{part}: no (or more than one) accuracy line"
         assert 0.0 <= float(found[0]) <= 100.0
     assert re.search(r"Part V: test accuracy \d+\.\d\d% in \d+\.\d min", text)
-    assert "Summary" in text and "Epoch 1/" in text  # fit's per-epoch progress
+    assert "Summary" in text
+    # fit's per-epoch progress (Keras prints "Epoch k/n" only when n > 1: quick mode trains one)
+    assert re.search(r"^\d+/\d+ - \d+s - .*loss: \d", text, re.M)
 
 
 @pytest.mark.slow
