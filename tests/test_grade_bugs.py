@@ -11,10 +11,8 @@ batchnorm), but it must cost points on the function it belongs to.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from test_grade import Q1_TO_Q4, SEED, describe, grade, make_submission
+from test_grade import Q1_TO_Q4, SEED, describe, grade_all, make_submission
 
 from tools.grade import runner
 from tools.grade.mistakes import CATALOGUE
@@ -29,8 +27,7 @@ def graded(tmp_path_factory) -> list[runner.Result]:
     reference = runner.Reference(SEED, Q1_TO_Q4)
     tmp = tmp_path_factory.mktemp("mistakes")
     subs = [make_submission(tmp / f"m{i:02d}", m.patches) for i, m in enumerate(CATALOGUE)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda s: grade(s, reference), subs))
+    return grade_all(subs, reference)
 
 
 def test_every_mistake_loses_points_on_its_own_function(graded):

@@ -11,11 +11,10 @@ turn and offers its own outputs: no other entry and no relation may name another
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from test_grade import Q1_TO_Q4, SEED, grade, make_submission
+from test_grade import Q1_TO_Q4, SEED, grade_all, make_submission
 
 from tools.grade import diagnose, recognize, runner
 from tools.grade.cases import CASES_BY_ID
@@ -222,8 +221,7 @@ def graded(tmp_path_factory) -> list[runner.Result]:
     reference = runner.Reference(SEED, Q1_TO_Q4)
     tmp = tmp_path_factory.mktemp("typical")
     subs = [make_submission(tmp / f"t{i:02d}", t.patches) for i, t in enumerate(TYPICAL)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda s: grade(s, reference), subs))
+    return grade_all(subs, reference)
 
 
 def _named(result: runner.Result, case: str) -> set[str]:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grade_fixtures
 import numpy as np
 import pytest
-from test_grade import Q1_TO_Q4, ROOT, describe, grade, lost, make_submission
+from test_grade import Q1_TO_Q4, ROOT, describe, grade, grade_all, lost, make_submission
 
 from tools.grade import cases as case_table
 from tools.grade import compare, editions, envfaults, given, report, runner
@@ -54,8 +54,7 @@ def graded(tmp_path_factory, reference) -> dict[str, tuple[runner.Result, runner
         jobs.append(grade_fixtures.build(ROOT, tmp / slug, edition))
         patches = BY_NAME[name].patches
         jobs.append(grade_fixtures.build(ROOT, tmp / f"{slug}-mistake", edition, patches))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda path: grade(path, reference), jobs))
+    results = grade_all(jobs, reference)
     return {e: (results[2 * i], results[2 * i + 1]) for i, e in enumerate(MISTAKES)}
 
 
