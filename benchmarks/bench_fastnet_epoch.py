@@ -26,7 +26,7 @@ from cs231n import _cpu
 from cs231n import reference_models as rm
 
 NUM_TRAIN = 49_000
-WIDTHS = ((32, 128, 128), (40, 160, 160), (48, 192, 192), (64, 256, 256))
+WIDTHS = ((24, 96, 96), (32, 128, 128), (40, 160, 160), (48, 192, 192), (64, 256, 256))
 
 
 def make_step(widths: tuple[int, int, int], batch: int, bf16: bool):

@@ -30,7 +30,15 @@ from cs231n.reference_models_budget import (
     WarmupSchedule,
     steps_in_budget,
 )
-from cs231n.torch_utils import BatchLoader, History, augment, channel_stats, normalize, train
+from cs231n.torch_utils import (
+    BatchLoader,
+    History,
+    augment,
+    channel_stats,
+    normalize,
+    random_crop,
+    train,
+)
 
 
 def patch_whitening(x: torch.Tensor, patch_size: int = 2, eps: float = 5e-4) -> torch.Tensor:
@@ -125,7 +133,9 @@ class FastRecipe:
     ``lr * bias_lr_scale``. ``weight_decay`` is PyTorch's (coupled) decay of the weights; the
     biases decay by the same amount per step. The learning rate rises linearly from
     ``start_factor * lr`` to ``lr`` over the first ``warmup`` fraction of the steps, then falls
-    linearly to 0. ``translate``: random shifts of up to this many pixels (and random flips).
+    linearly to 0. ``translate``: random shifts of up to this many pixels. ``flips``:
+    ``"alternate"`` (each image mirrored in every other epoch, ``BatchLoader``'s
+    ``alternate_flips``) or ``"random"`` (each time with probability 1/2).
     ``whiten_bias_epochs``: the whitening bias is frozen after this many epochs. ``tta``: the
     test-time augmentation level of ``predict``. ``bf16``: autocast to bfloat16; ``None``
     decides from the machine (``fit_to_machine``): only where it computes in bfloat16 natively
@@ -148,12 +158,14 @@ class FastRecipe:
     weight_decay: float = 1.5e-3
     label_smoothing: float = 0.2
     translate: int = 2
+    flips: str = "alternate"
     warmup: float = 0.2
     start_factor: float = 0.2
     whiten_bias_epochs: int = 3
     tta: int = 2
     bf16: bool | None = None
     width_choices: tuple[tuple[int, int, int], ...] = (
+        (24, 96, 96),
         (32, 128, 128),
         (40, 160, 160),
         (48, 192, 192),
@@ -315,16 +327,26 @@ def _loaders(
     recipe: FastRecipe, data: dict[str, torch.Tensor], device: torch.device, seed: int
 ) -> tuple[BatchLoader, BatchLoader]:
     """The shuffled, augmented training batches and the validation batches (channels-last)."""
+    if recipe.flips not in ("alternate", "random"):
+        raise ValueError(f"recipe.flips must be 'alternate' or 'random', got {recipe.flips!r}")
+    alternate = recipe.flips == "alternate"
+
+    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if alternate:  # the loader mirrors
+            return random_crop(x, recipe.translate, generator)
+        return augment(x, generator, recipe.translate)  # shifts and random flips
+
     train_loader = BatchLoader(
         data["X_train"],
         data["y_train"],
         recipe.batch_size,
         shuffle=True,
-        transform=lambda x, generator: augment(x, generator, recipe.translate),
+        transform=transform,
         drop_last=True,
         device=device,
         seed=seed,
         memory_format=torch.channels_last,
+        alternate_flips=alternate,
     )
     val_loader = BatchLoader(
         data["X_val"], data["y_val"], 1000, device=device, memory_format=torch.channels_last

@@ -26,11 +26,16 @@ FORWARD_SHARE = 1 / 4
 class WarmupSchedule:
     """Learning-rate factor of each step: linear from ``start_factor`` up to 1 over the first
     ``warmup`` fraction of ``total_steps``, then down to 0 at ``total_steps`` along ``decay``
-    (of the fraction of the decay done, 0 to 1; subclasses give it). ``total_steps`` may change
-    during training (``TimeBudget`` does)."""
+    (of the fraction of the decay done, 0 to 1; subclasses give it).
+
+    ``replan(step, total)`` changes the length during training (``TimeBudget`` does): while the
+    factor warms up, the peak moves with the new length; once it decays, the decay goes on from
+    the factor reached at ``step`` to 0 at ``total``, so that the factor never rises again.
+    """
 
     def __init__(self, total_steps: int, warmup: float, start_factor: float) -> None:
         self.total_steps, self.warmup, self.start_factor = total_steps, warmup, start_factor
+        self.decay_from: tuple[int, float] | None = None  # (step, fraction done) of a replan
 
     @property
     def peak(self) -> int:
@@ -38,10 +43,21 @@ class WarmupSchedule:
         return max(1, round(self.warmup * self.total_steps))
 
     def __call__(self, step: int) -> float:
-        peak = self.peak
-        if step < peak:
-            return self.start_factor + (1 - self.start_factor) * step / peak
-        return self.decay(min(1.0, (step - peak) / max(1, self.total_steps - peak)))
+        if self.decay_from is None and step < self.peak:
+            return self.start_factor + (1 - self.start_factor) * step / self.peak
+        return self.decay(self.done(step))
+
+    def done(self, step: int) -> float:
+        """The fraction of the decay done at ``step`` (0 before the peak, 1 from the end on)."""
+        start, start_done = self.decay_from or (self.peak, 0.0)
+        left = max(1, self.total_steps - start)
+        return min(1.0, max(0.0, start_done + (1 - start_done) * (step - start) / left))
+
+    def replan(self, step: int, total_steps: int) -> None:
+        """Train ``total_steps`` in all, from ``step`` on (see the class)."""
+        if self.decay_from is not None or step >= self.peak:
+            self.decay_from = (step, self.done(step))
+        self.total_steps = total_steps
 
     def decay(self, done: float) -> float:
         raise NotImplementedError
@@ -65,10 +81,10 @@ class TimeBudget:
     check and the test evaluation, ``test_checks`` times a check. A step's time is the median
     of the last ``window`` steps (the run's first step, which warms up, left out), which a
     passing burst of load does not move; each epoch adds a check, whose time is the median of
-    those measured, or ``check_steps`` steps before the first. The schedule's length follows:
-    it may grow or shrink while the learning rate still warms up, and only shrink afterwards,
-    so that the learning rate never rises again once it falls, and never beyond ``max_steps``
-    (if given). ``log`` prints the first plan and each change of plan at the end of an epoch.
+    those measured, or ``check_steps`` steps before the first. The schedule's length follows
+    (``WarmupSchedule.replan``: once the learning rate falls, it never rises again), up to
+    ``max_steps`` (if given): it shrinks when steps slow down and grows back when they speed
+    up again. ``log`` prints the first plan and each change of plan at the end of an epoch.
     """
 
     def __init__(
@@ -105,10 +121,9 @@ class TimeBudget:
             self.test_checks,
             self.steps_per_epoch,
         )
-        warming_up = done < self.schedule.peak
-        total = fit if warming_up else min(fit, self.schedule.total_steps)
-        total = total if self.max_steps is None else min(total, self.max_steps)
-        self.schedule.total_steps = total
+        total = fit if self.max_steps is None else min(fit, self.max_steps)
+        if total != self.schedule.total_steps:
+            self.schedule.replan(done, total)
         if self.logged is None or (total != self.logged and done % self.steps_per_epoch == 0):
             self.logged = total
             self.log(

@@ -167,6 +167,10 @@ class BatchLoader:
     applied to each image batch, drawing from the loader's generator (for example ``augment``,
     or ``functools.partial(augment, padding=2)``); ``drop_last``: skip
     the final, smaller batch. ``memory_format=torch.channels_last`` suits oneDNN and cuDNN.
+    ``alternate_flips``: mirror a random half of the images (drawn once) in even epochs and the
+    other half in odd ones, before ``transform``: each image is then seen both ways in any two
+    epochs in a row, where random flips show some images the same way twice (use a
+    ``transform`` that does not flip as well, such as ``random_crop``).
     """
 
     def __init__(
@@ -180,6 +184,7 @@ class BatchLoader:
         device: torch.device | str | None = None,
         seed: int | None = None,
         memory_format: torch.memory_format = torch.contiguous_format,
+        alternate_flips: bool = False,
     ) -> None:
         if x.shape[0] != y.shape[0]:
             raise ValueError(
@@ -194,6 +199,9 @@ class BatchLoader:
         self.generator = torch.Generator()
         if seed is not None:
             self.generator.manual_seed(seed)
+        self.epoch, self.flipped = 0, None  # flipped: the images mirrored in even epochs
+        if alternate_flips:
+            self.flipped = (torch.rand(x.shape[0], generator=self.generator) < 0.5).to(self.device)
 
     def __len__(self) -> int:
         n = self.x.shape[0]
@@ -205,9 +213,13 @@ class BatchLoader:
             order = torch.randperm(n, generator=self.generator).to(self.device)
         else:
             order = torch.arange(n, device=self.device)
+        flipped = None if self.flipped is None else self.flipped ^ bool(self.epoch % 2)
+        self.epoch += 1
         for i in range(len(self)):
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             xb = self.x[idx]
+            if flipped is not None:
+                xb = torch.where(flipped[idx].view(-1, 1, 1, 1), xb.flip(3), xb)
             if self.transform is not None:
                 xb = self.transform(xb, self.generator)
             yield xb.contiguous(memory_format=self.memory_format), self.y[idx]

@@ -216,6 +216,24 @@ def test_loader_in_order_drop_last_transform_and_format() -> None:
     assert calls == [True, True, True]
 
 
+def test_loader_alternate_flips_show_each_image_both_ways_in_two_epochs() -> None:
+    x = torch.arange(40 * 3.0).view(40, 1, 1, 3)  # each image a distinct row: [a, a+1, a+2]
+    y = torch.arange(40)
+    loader = tu.BatchLoader(x, y, 8, shuffle=True, seed=3, alternate_flips=True)
+    mirrored = []
+    for _ in range(4):
+        flips = torch.zeros(40, dtype=torch.bool)
+        for xb, yb in loader:
+            assert torch.equal(xb[:, 0, 0, 1], x[yb, 0, 0, 1])  # the image, maybe mirrored
+            flips[yb] = xb[:, 0, 0, 0] > xb[:, 0, 0, 2]
+        mirrored.append(flips)
+    assert 10 < int(mirrored[0].sum()) < 30  # a random half, not all or none
+    assert torch.equal(mirrored[1], ~mirrored[0]) and torch.equal(mirrored[2], mirrored[0])
+    assert torch.equal(mirrored[3], mirrored[1])
+    plain = tu.BatchLoader(x, y, 8, shuffle=True, seed=3)
+    assert all(torch.equal(xb, x[yb]) for xb, yb in plain)  # no flips unless asked
+
+
 def test_loader_is_seeded() -> None:
     x, y = torch.zeros(50, 1, 1, 1), torch.arange(50)
     a = [yb for _, yb in tu.BatchLoader(x, y, 10, shuffle=True, seed=4)]
@@ -474,17 +492,35 @@ def test_time_budget_plans_from_the_first_steps(monkeypatch) -> None:
     assert "165 steps" in logs[-1] and "16.5 epochs" in logs[-1]
 
 
-def test_time_budget_only_shrinks_once_warm_up_is_over(monkeypatch) -> None:
+def test_time_budget_follows_the_machine_once_warm_up_is_over(monkeypatch) -> None:
     budget, schedule, now, logs = _budget(monkeypatch)
-    now[0] = 15.0  # step 30 of 100, past the warm-up (20 steps): 0.5-s steps would fit more
+    now[0] = 15.0  # step 30 of 100, past the warm-up (20 steps): 0.5-s steps fit 139 more
     history = tu.History(step_seconds=[0.5] * 30, check_seconds=[0.5, 0.5])
-    assert budget(30, history) == 100 and schedule.total_steps == 100
-    now[0] = 20.0  # one slow step (5 s) does not move the median of the last 20: still 100
-    history.step_seconds.append(5.0)
-    assert budget(31, history) == 100
+    factor = schedule(30)
+    assert budget(30, history) == 30 + 139 and schedule.total_steps == 169
+    assert schedule(30) == pytest.approx(factor) and schedule(31) < factor  # no jump
+    now[0] = 20.0  # one slow step (5 s) does not move the median of the last 20: 0.5-s steps
+    history.step_seconds.append(5.0)  # fill the 77 - 5.5 s left, 130 more
+    assert budget(31, history) == 31 + 130
     now[0] = 70.0  # but a slow machine does: 4 steps of 5 s fit in the 97 - 70 - 5 s left
     history.step_seconds += [5.0] * 10
     assert budget(41, history) == 41 + 4 and schedule.total_steps == 45
+    now[0] = 72.0  # and when it speeds up again (0.1-s steps), the run grows back
+    history.step_seconds += [0.1] * 20
+    assert budget(61, history) > 61 + 4 * 5
+    factors = [schedule(step) for step in range(20, schedule.total_steps + 1)]
+    assert all(a >= b for a, b in zip(factors[:-1], factors[1:], strict=True))
+    assert factors[-1] == 0.0
+
+
+def test_warmup_schedule_replans_without_a_jump() -> None:
+    f = rm.OneCycle(100, warmup=0.2, start_factor=0.2)
+    f.replan(10, 50)  # while warming up, the peak moves with the length
+    assert f.peak == 10 and f(10) == pytest.approx(1.0) and f(50) == 0.0
+    f.replan(30, 40)  # during the decay: from the factor reached at step 30 down to 0 at 40
+    assert f(30) == pytest.approx(0.5) and f(35) == pytest.approx(0.25) and f(40) == 0.0
+    f.replan(35, 135)  # a longer run: the factor goes on from 0.25, and never rises
+    assert f(35) == pytest.approx(0.25) and f(85) == pytest.approx(0.125) and f(135) == 0.0
 
 
 def test_time_budget_stops_a_run_whose_steps_are_slower_than_expected(monkeypatch) -> None:
@@ -544,9 +580,9 @@ def test_fast_recipe_for_device() -> None:
     assert all(g >= c for g, c in zip(gpu.widths, cpu.width_choices[-1], strict=True))
 
 
-# Seconds per step of the three CPU widths in float32 (about what an AVX2-only 2-core EPYC
+# Seconds per step of the four CPU widths in float32 (about what an AVX2-only 2-core EPYC
 # measures); bfloat16 without native support is emulated, 40 times slower.
-STEP_SECONDS = {(32, 128, 128): 0.6, (40, 160, 160): 0.9, (48, 192, 192): 1.3}
+STEP_SECONDS = {(24, 96, 96): 0.45, (32, 128, 128): 0.6, (40, 160, 160): 0.9, (48, 192, 192): 1.3}
 
 
 def _fake_cpu(bf16_speedup: float):
@@ -576,9 +612,9 @@ def test_fit_to_machine_without_native_bf16_picks_float32_and_a_width_that_fits(
     # A slower machine still trains the narrowest; a faster one affords the widest.
     slow = rm.fit_to_machine(recipe, "cpu", 49000, measure=lambda w, b: 5.0, native=(False, ""))
     fast = rm.fit_to_machine(recipe, "cpu", 49000, measure=lambda w, b: 0.2, native=(False, ""))
-    assert slow.widths == (32, 128, 128) and fast.widths == (48, 192, 192)
+    assert slow.widths == (24, 96, 96) and fast.widths == (48, 192, 192)
     # At 0.875 s a step, 8 epochs of 40-160-160 would fit, but not with the test's 4 passes.
-    steps = {(32, 128, 128): 0.6, (40, 160, 160): 0.875, (48, 192, 192): 1.3}
+    steps = {**STEP_SECONDS, (40, 160, 160): 0.875}
     tight = rm.fit_to_machine(
         recipe, "cpu", 49000, measure=lambda w, b: steps[w], native=(False, "")
     )
