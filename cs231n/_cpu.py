@@ -94,17 +94,20 @@ def native_bf16(flags: set[str] | None = None) -> tuple[bool, str]:
 
 def float32_gflops(size: int = 1024, seconds: float = 0.5) -> float:
     """The CPU's float32 matrix-product speed in GFLOP/s: numpy products of two (size, size)
-    matrices on its BLAS threads, timed for about ``seconds`` after a warm-up. On a loaded
-    machine it reads lower."""
+    matrices on its BLAS threads, timed one by one for about ``seconds`` after a warm-up; the
+    fastest counts, so that a passing burst of load (another process, a framework's threads
+    still spinning after training) does not move it. On a machine loaded throughout it reads
+    lower."""
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
     for _ in range(2):  # warm-up: thread start, kernel choice
         a @ b
-    count, start = 0, time.perf_counter()
-    while count < 3 or time.perf_counter() - start < seconds:
+    times, start = [], time.perf_counter()
+    while len(times) < 3 or time.perf_counter() - start < seconds:
+        product_start = time.perf_counter()
         a @ b
-        count += 1
-    return 2 * size**3 * count / (time.perf_counter() - start) / 1e9
+        times.append(time.perf_counter() - product_start)
+    return 2 * size**3 / min(times) / 1e9
 
 
 def speed_class(flags: set[str] | None = None, gflops: float | None = None) -> tuple[str, str]:

@@ -720,7 +720,7 @@ LAB_LOG = ("course machine", "idle", "our run", "we measured", "h100", "h200")
 STALE_GOALS = {"PyTorch.ipynb": ("90%", "94%"), "TensorFlow.ipynb": ()}
 GOALS = {
     "PyTorch.ipynb": ("89%", "87%", "84%", "91.5%", "12 minutes"),
-    "TensorFlow.ipynb": ("85%", "80%", "74%", "15 minutes"),
+    "TensorFlow.ipynb": ("85%", "78%", "74%", "15 minutes"),
 }
 
 

@@ -366,7 +366,7 @@ def test_notebook_quick_mode_plots_each_training_run(executed) -> None:
 @pytest.mark.parametrize(
     ("device", "flags", "gflops", "goal"),
     [("/GPU:0", set(), 1.0, 0.85), ("/CPU:0", {"amx_bf16"}, 1.0, 0.85),
-     ("/CPU:0", {"avx2"}, 150.0, 0.80), ("/CPU:0", {"avx2"}, 70.0, 0.74)],
+     ("/CPU:0", {"avx2"}, 150.0, 0.78), ("/CPU:0", {"avx2"}, 70.0, 0.74)],
 )  # fmt: skip
 def test_part5_goal_follows_the_machine_class(
     tfu, device, flags, gflops, goal, monkeypatch
