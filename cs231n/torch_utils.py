@@ -7,7 +7,7 @@ package the notebooks use that imports torch.
 Sections:
 - devices and data: ``pick_device``, ``native_bf16``, ``part4_goal``, ``load_cifar10_tensors``,
   ``channel_stats``, ``normalize``
-- augmentation with tensor operations: ``random_crop``, ``random_flip``, ``augment``
+- augmentation with tensor operations: ``random_crop``, ``random_flip``, ``mirror``, ``augment``
 - ``BatchLoader``: shuffling mini-batches, every sample once per epoch
 - training: ``predict``, ``accuracy``, ``train``, ``History``, ``plot_history``
 - the model the grader evaluates: ``save_model`` (TorchScript, ``PyTorch_model.pt``)
@@ -145,7 +145,13 @@ def random_crop(
 def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Mirror each image of ``x: (N, C, H, W)`` left-right with probability 1/2."""
     flip = torch.rand(x.shape[0], generator=generator, device="cpu").to(x.device) < 0.5
-    return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+    return mirror(x, flip)
+
+
+def mirror(x: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
+    """``x: (N, C, H, W)`` with the images where ``which: (N,)`` (bool) is True mirrored
+    left-right."""
+    return torch.where(which.view(-1, 1, 1, 1), x.flip(3), x)
 
 
 def augment(
@@ -219,7 +225,7 @@ class BatchLoader:
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             xb = self.x[idx]
             if flipped is not None:
-                xb = torch.where(flipped[idx].view(-1, 1, 1, 1), xb.flip(3), xb)
+                xb = mirror(xb, flipped[idx])
             if self.transform is not None:
                 xb = self.transform(xb, self.generator)
             yield xb.contiguous(memory_format=self.memory_format), self.y[idx]
