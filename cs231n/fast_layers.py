@@ -270,8 +270,11 @@ def conv_forward_im2col(
     return out, ConvCache("im2col", x, w, cols, stride, pad)
 
 
-def conv_backward_im2col(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, ...]:
-    """Backward pass of ``conv_forward_im2col``: dout (N, F, H', W') -> dx, dw, db."""
+def conv_backward_im2col(
+    dout: np.ndarray, cache: ConvCache, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Backward pass of ``conv_forward_im2col``: dout (N, F, H', W') -> dx, dw, db (dx None
+    when ``need_dx`` is False)."""
     _check_cache(cache, ConvCache, ("im2col",))
     check_shape("dout", dout, _conv_output_shape(cache))
     N, C, H, W = cache.x.shape
@@ -282,6 +285,8 @@ def conv_backward_im2col(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray
     dout_rows = dout.transpose(1, 2, 3, 0).reshape(F, -1)  # (F, H'*W'*N)
     db = dout.sum(axis=(0, 2, 3))
     dw = (dout_rows @ cache.cols.T).reshape(w.shape)
+    if not need_dx:
+        return None, dw, db
     dcols = w.reshape(F, -1).T @ dout_rows
     dx = get_backend().col2im(dcols, N, C, H, W, HH, WW, cache.pad, cache.stride)
     return dx, dw, db
@@ -360,15 +365,19 @@ def _forward_chunks(
         out_rows += b[:, None]
 
 
-def conv_backward_strides(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, ...]:
-    """Backward pass of ``conv_forward_strides``: dout (N, F, H', W') -> dx, dw, db."""
+def conv_backward_strides(
+    dout: np.ndarray, cache: ConvCache, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Backward pass of ``conv_forward_strides``: dout (N, F, H', W') -> dx, dw, db (dx None
+    when ``need_dx`` is False: the windows' gradients are then neither computed nor summed
+    back, about half the work)."""
     _check_cache(cache, ConvCache, ("strides",))
     check_shape("dout", dout, _conv_output_shape(cache))
     x, w = cache.x, cache.w
     _, F, H_out, W_out = dout.shape
     dout = dout.astype(w.dtype, copy=False)
     K, P = w[0].size, H_out * W_out
-    dx = np.empty_like(x)
+    dx = np.empty_like(x) if need_dx else None
     chunks = _batch_chunks(x.shape[0], K * P * x.itemsize)
     # dw as (C*HH*WW, F), one term per chunk, summed in chunk order: the same bits on any
     # number of threads.
@@ -385,10 +394,11 @@ def _backward_chunks(
     chunks: list[slice],
     dout: np.ndarray,
     cache: ConvCache,
-    dx: np.ndarray,
+    dx: np.ndarray | None,
     dw_terms: np.ndarray,
 ) -> None:
-    """``dx`` and ``dw_terms`` of ``chunks[first:last]`` in ``conv_backward_strides``."""
+    """``dx`` (unless None) and ``dw_terms`` of ``chunks[first:last]`` in
+    ``conv_backward_strides``."""
     x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
     _, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -398,7 +408,7 @@ def _backward_chunks(
     backend = get_backend()
     most = max(c.stop - c.start for c in chunks[first:last])
     cols_buffer = np.empty(K * most * P, dtype=x.dtype)
-    dcols_buffer = np.empty_like(cols_buffer)
+    dcols_buffer = np.empty_like(cols_buffer) if dx is not None else None
     dout_buffer = np.empty(most * P * F, dtype=x.dtype)
     for k in range(first, last):
         chunk = chunks[k]
@@ -410,6 +420,8 @@ def _backward_chunks(
         np.copyto(dout_columns, dout[chunk].transpose(0, 2, 3, 1))
         dout_columns = dout_columns.reshape(n * P, F)
         np.matmul(cols.reshape(K, n * P), dout_columns, out=dw_terms[k])
+        if dx is None:
+            continue
         dcols = np.matmul(w_rows.T, dout_columns.T, out=_view(dcols_buffer, K, n * P))
         backend.col2im_6d(dcols.reshape(cols.shape), n, C, H, W, HH, WW, pad, stride, out=dx[chunk])
 
@@ -427,12 +439,19 @@ def conv_forward_fast(
     return conv_forward_strides(x, w, b, conv_param)
 
 
-def conv_backward_fast(dout: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, ...]:
-    """Backward pass of ``conv_forward_fast`` (or of either strategy): dx, dw, db."""
+def conv_backward_fast(
+    dout: np.ndarray, cache: ConvCache, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Backward pass of ``conv_forward_fast`` (or of either strategy): dx, dw, db.
+
+    ``need_dx=False`` skips dx and returns None in its place: for a network's first layer,
+    whose input (the images) needs no gradient, as PyTorch skips the gradient of a tensor
+    that does not require one.
+    """
     _check_cache(cache, ConvCache, ("im2col", "strides"))
     if cache.strategy == "im2col":
-        return conv_backward_im2col(dout, cache)
-    return conv_backward_strides(dout, cache)
+        return conv_backward_im2col(dout, cache, need_dx)
+    return conv_backward_strides(dout, cache, need_dx)
 
 
 ###########################################################################

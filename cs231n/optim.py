@@ -15,9 +15,38 @@ in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from cs231n._checks import check_non_negative, check_shape
+from cs231n._threads import parallel_for
+
+# Entries of each array that ``_slicewise`` hands to one call: large enough that the two
+# threads seldom wait for each other (each numpy operation holds the GIL only to start), small
+# enough that a slice's temporaries stay in the CPU's cache.
+SLICE = 1 << 18
+
+
+def _slicewise(update: Callable[..., None], *arrays: np.ndarray) -> None:
+    """Call ``update(*slices)`` on consecutive slices of ``SLICE`` entries of the flattened
+    ``arrays`` (all of one size), shared out on the fast layers' threads (``cs231n._threads``);
+    ``update`` writes its results into the slices of the output arrays, which must be
+    contiguous.
+
+    The update rules' textbook lines on whole arrays stream each large array through memory
+    once per operation, on one core. On slices the temporaries stay in the cache, and each
+    core streams its share: Adam on W2 of a ThreeLayerConvNet (8192 x 500, float32) took 13 ms
+    this way on 2 cores, 25 ms on whole arrays (benchmarks/README.md).
+    """
+    flat = [a.reshape(-1) for a in arrays]
+    size = flat[0].size
+
+    def run(first: int, last: int) -> None:
+        for start in range(first * SLICE, min(last * SLICE, size), SLICE):
+            update(*(a[start : start + SLICE] for a in flat))
+
+    parallel_for(run, -(-size // SLICE))
 
 
 def _start(w: np.ndarray, dw: np.ndarray, config: dict | None, learning_rate: float) -> dict:
@@ -108,23 +137,34 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.
     config.setdefault("t", 0)
     # TODO: write the update rule: next_w, and t, m and v back into config.
     # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
-    # The textbook lines (on whole arrays: w, dw, m and v) are the five in the loop below.
-    # They run on slices of the flattened arrays, 65,536 entries at a time, into the new
-    # arrays m, v and next_w: a slice's temporaries stay in the CPU cache, whereas each
-    # operation on a large layer's whole arrays (W2 of a ConvNet, 8192 x 500: 16 MB in
-    # float32) would stream them through memory again (1.2x slower).
+    # The textbook lines, on whole arrays w, dw, m and v, are in the comments of update().
+    # update() computes them on slices of the arrays (see _slicewise), with numpy's out=
+    # into m, v and next_w: the same operations in the same order, with no temporary array
+    # but the one for mhat.
     beta1, beta2 = config["beta1"], config["beta2"]
     t = config["t"] + 1
     new_m, new_v, next_w = (np.empty(w.shape, w.dtype) for _ in range(3))
-    arrays = [a.reshape(-1) for a in (w, dw, config["m"], config["v"], new_m, new_v, next_w)]
-    size = 1 << 16
-    for start in range(0, w.size, size):
-        w_s, dw_s, m_old, v_old, m, v, out = (a[start : start + size] for a in arrays)
-        m[:] = beta1 * m_old + (1 - beta1) * dw_s
-        v[:] = beta2 * v_old + (1 - beta2) * dw_s**2
+
+    def update(w, dw, m_old, v_old, m, v, next_w):
+        # m = beta1 * m + (1 - beta1) * dw
+        np.multiply(m_old, beta1, out=m)
+        m += (1 - beta1) * dw
+        # v = beta2 * v + (1 - beta2) * dw**2
+        np.multiply(dw, dw, out=v)
+        v *= 1 - beta2
+        v += beta2 * v_old
+        # next_w = w - learning_rate * mhat / (sqrt(vhat) + epsilon), with
+        # mhat = m / (1 - beta1**t) and vhat = v / (1 - beta2**t); next_w holds vhat and
+        # then the step until the last line.
         mhat = m / (1 - beta1**t)
-        vhat = v / (1 - beta2**t)
-        out[:] = w_s - config["learning_rate"] * mhat / (np.sqrt(vhat) + config["epsilon"])
+        vhat = np.divide(v, 1 - beta2**t, out=next_w)
+        denominator = np.sqrt(vhat, out=vhat)
+        denominator += config["epsilon"]
+        mhat *= config["learning_rate"]
+        step = np.divide(mhat, denominator, out=denominator)
+        np.subtract(w, step, out=next_w)
+
+    _slicewise(update, w, dw, config["m"], config["v"], new_m, new_v, next_w)
     m, v = new_m, new_v
     config["t"], config["m"], config["v"] = t, m, v
     # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****

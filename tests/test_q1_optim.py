@@ -194,10 +194,12 @@ def textbook_step(name: str, w, dw, config: dict) -> np.ndarray:
 
 @pytest.mark.parametrize("name", RULES)
 def test_large_and_non_contiguous_arrays(name, rng):
-    # More entries than a slice of the solution's rules, not a multiple of it, and every array
-    # a non-contiguous view: the whole array is updated, each entry exactly as the textbook
-    # expression computes it.
-    shape = (700, 131)
+    # More entries than a slice of the solution's rules (optim.SLICE: its Adam works on
+    # slices, shared out on threads), not a multiple of it, and every array a non-contiguous
+    # view: the whole array is updated, each entry exactly as the textbook expression
+    # computes it.
+    shape = (1000, 389)
+    assert shape[0] * shape[1] > optim.SLICE and shape[0] * shape[1] % optim.SLICE
     w, dw = (np.asfortranarray(rng.standard_normal(shape)) for _ in range(2))
     state = {
         key: rng.uniform(0, 1, (shape[1], shape[0])).T for key in ("velocity", "cache", "m", "v")

@@ -223,6 +223,21 @@ def test_conv_fast_accepts_non_contiguous_and_integer_input(rng):
     assert_close(out, torch_conv(x_int.astype(np.float64), w, b, 1, 1, dout)[0], np.float64)
 
 
+@pytest.mark.parametrize("strategy", CONV_STRATEGIES)
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_CASES[:3], ids=CONV_IDS[:3])
+def test_conv_backward_without_dx(rng, small_chunks, strategy, x_shape, w_shape, stride, pad):
+    # need_dx=False (a first layer, whose input needs no gradient): dx is None, dw and db are
+    # PyTorch's, in many chunks as in one.
+    x, w, b, dout = conv_inputs(rng, x_shape, w_shape, stride, pad)
+    _, _, want_dw, want_db = torch_conv(x, w, b, stride, pad, dout)
+    forward, backward = CONV_STRATEGIES[strategy]
+    _, cache = forward(x, w, b, {"stride": stride, "pad": pad})
+    dx, dw, db = backward(dout, cache, need_dx=False)
+    assert dx is None
+    assert_close(dw, want_dw, np.float64)
+    assert_close(db, want_db, np.float64)
+
+
 def test_conv_backward_fast_follows_the_cache(rng):
     x, w, b, dout = conv_inputs(rng, (2, 3, 6, 6), (4, 3, 3, 3), 1, 1)
     param = {"stride": 1, "pad": 1}

@@ -19,6 +19,7 @@ from cs231n._checks import (
     check_probability,
     conv_output_size,
 )
+from cs231n.fast_layers import conv_backward_fast, max_pool_backward_fast
 from cs231n.layer_utils import (
     affine_norm_relu_dropout_backward,
     affine_norm_relu_dropout_forward,
@@ -28,10 +29,10 @@ from cs231n.layer_utils import (
     conv_bn_relu_forward,
     conv_bn_relu_pool_backward,
     conv_bn_relu_pool_forward,
-    conv_relu_pool_backward,
+    conv_relu_pool_backward,  # noqa: F401 (the usual way to write ThreeLayerConvNet.loss)
     conv_relu_pool_forward,
 )
-from cs231n.layers import affine_backward, affine_forward, softmax_loss
+from cs231n.layers import affine_backward, affine_forward, relu_backward, softmax_loss
 
 # Every pooling layer in this module: 2x2 windows with stride 2, halving height and width.
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
@@ -140,11 +141,15 @@ class ThreeLayerConvNet:
         # W3) and grads, the gradient of every parameter keyed like self.params.
         # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         loss, dscores = softmax_loss(scores, y)
-        loss += 0.5 * self.reg * sum(float(np.sum(W * W)) for W in (W1, W2, W3))
+        loss += 0.5 * self.reg * sum(float(np.vdot(W, W)) for W in (W1, W2, W3))
         grads = {}
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
         dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
-        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, pool_cache)
+        # conv_relu_pool_backward without dx: the images need no gradient, and the conv
+        # layer's backward does about half the work without it (need_dx=False).
+        conv_cache, relu_cache, max_pool_cache = pool_cache
+        drelu = relu_backward(max_pool_backward_fast(dpooled, max_pool_cache), relu_cache)
+        _, grads["W1"], grads["b1"] = conv_backward_fast(drelu, conv_cache, need_dx=False)
         for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
             grads[name] += self.reg * W
         # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****

@@ -192,8 +192,8 @@ CATALOGUE = [
         'cache = (1 - decay) * config["cache"] + decay * dw**2')),
     _m("adam", "adam without bias correction",
        "m and v are used as they are; divide them by 1 - beta1**t and 1 - beta2**t",
-       (OPT, "    mhat = m / (1 - beta1**t)", "    mhat = m"),
-       (OPT, "    vhat = v / (1 - beta2**t)", "    vhat = v")),
+       (OPT, "        mhat = m / (1 - beta1**t)\n", "        mhat = m.copy()\n"),
+       (OPT, "np.divide(v, 1 - beta2**t, out=next_w)", "np.divide(v, 1, out=next_w)")),
     _m("adam", "adam increments t after the update",
        "the step counter t is incremented after the bias correction; increment it first "
        "(the first step uses t = 1)",
@@ -202,7 +202,7 @@ CATALOGUE = [
         'config["t"], config["m"], config["v"] = t + 1, m, v')),
     _m("adam", "adam without the square root of v",
        "the step divides by the corrected second moment itself; divide by its square root",
-       (OPT, "mhat / (np.sqrt(vhat) + config", "mhat / (vhat + config")),
+       (OPT, "denominator = np.sqrt(vhat, out=vhat)", "denominator = vhat")),
     _m("batchnorm_forward_train", "batchnorm with the unbiased batch variance",
        "the batch variance divides by N - 1; batch normalization uses the biased variance "
        "(divide by N)",
