@@ -9,8 +9,8 @@ Every rule has the signature ``rule(w, dw, config=None) -> (next_w, config)``:
   updated and returned, so that it can be passed back at the next step. Its learning_rate
   must be a finite number >= 0 (0 leaves w as it is); anything else raises ValueError.
 
-``next_w`` is a new array (for sgd_momentum, rmsprop and adam, of w's dtype, as are their
-new state arrays); neither w nor the arrays already held in config are modified in place.
+``next_w`` is a new array; neither w nor the arrays already held in config are modified
+in place.
 """
 
 from __future__ import annotations
